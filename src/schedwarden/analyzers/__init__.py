@@ -1,0 +1,1 @@
+"""Analyzers: records → findings. They import only the model."""

@@ -1,0 +1,134 @@
+"""Options and plumbing shared by the verbs: where to read, where and how to write, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from ..model import AuditReport, Severity, render_untrusted
+from ..outputs.registry import WRITERS
+from ..sources import ImageSource, LiveSource, RootedSource
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+
+LEVELS = [s.value for s in Severity] + ["info"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def source_options(func: F) -> F:
+    func = click.argument("path", required=False, type=click.Path(path_type=Path))(func)
+    return click.option(
+        "--root",
+        "root",
+        type=click.Path(path_type=Path),
+        help="Root of a mounted image or extracted collection (same as PATH).",
+    )(func)
+
+
+def output_options(func: F) -> F:
+    for decorator in reversed(
+        (
+            click.option(
+                "-f",
+                "--format",
+                "fmt",
+                type=click.Choice(sorted(WRITERS)),
+                default="table",
+                show_default=True,
+                help="Output format.",
+            ),
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(path_type=Path),
+                help="Write to FILE instead of standard output.",
+            ),
+            click.option("-q", "--quiet", is_flag=True, help="No diagnostics on stderr."),
+            click.option("-v", "--verbose", is_flag=True, help="More diagnostics on stderr."),
+            click.option("--no-color", is_flag=True, help="No colors (also: NO_COLOR=1)."),
+        )
+    ):
+        func = decorator(func)
+    return func
+
+
+def open_source(path: Path | None, root: Path | None) -> RootedSource:
+    if path is not None and root is not None:
+        raise click.UsageError("give either PATH or --root, not both")
+    chosen = root or path
+    if chosen is None:
+        return LiveSource()
+    if not chosen.exists():
+        raise click.UsageError(f"{render_untrusted(str(chosen))} does not exist")
+    if not chosen.is_dir():
+        raise click.UsageError(
+            f"{render_untrusted(str(chosen))} is not a directory: give the root of an image"
+        )
+    return ImageSource(str(chosen))
+
+
+def progress(quiet: bool, message: str) -> Any:
+    """A spinner on stderr while work runs, only for a person at a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def emit(
+    report: AuditReport, fmt: str, output: Path | None, no_color: bool, source: RootedSource
+) -> None:
+    writer = WRITERS[fmt]
+    if output is None:
+        color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+        writer(report, sys.stdout, color=color)
+        return
+    _refuse_output_inside(output, source)
+    with open(output, "w", encoding="utf-8", newline="") as stream:
+        writer(report, stream, color=False)
+
+
+def _refuse_output_inside(output: Path, source: RootedSource) -> None:
+    if isinstance(source, LiveSource):
+        return
+    target = os.path.realpath(output)
+    root = os.path.realpath(source.root)
+    if target == root or target.startswith(root.rstrip("/") + "/"):
+        raise click.UsageError("refusing to write output inside the evidence root")
+
+
+def diagnose(report: AuditReport, quiet: bool, verbose: bool, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    if quiet:
+        return
+    if report.issues:
+        stream.write(
+            f"schedwarden: {len(report.issues)} evidence problem(s); see the issues in the output\n"
+        )
+        if verbose:
+            for issue in report.issues:
+                line = f":{issue.evidence.line}" if issue.evidence.line else ""
+                stream.write(
+                    f"  {issue.code} {render_untrusted(issue.evidence.path)}{line}: "
+                    f"{render_untrusted(issue.message)}\n"
+                )
+    elif verbose:
+        stream.write(f"schedwarden: {len(report.jobs)} jobs, no evidence problems\n")
+
+
+def exit_code(report: AuditReport, fail_on: Severity | None) -> int:
+    if fail_on is not None and any(f.severity >= fail_on for f in report.findings):
+        return EXIT_FINDINGS
+    if report.issues:
+        return EXIT_INCOMPLETE
+    return EXIT_CLEAN

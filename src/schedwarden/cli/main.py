@@ -1,0 +1,19 @@
+"""The `schedwarden` command: one module per verb; no logic beyond argument handling."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .audit import audit_command
+from .collect import collect_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="schedwarden")
+def main() -> None:
+    """Find, audit and watch persistence through scheduled tasks and jobs (MITRE ATT&CK T1053)."""
+
+
+main.add_command(audit_command)
+main.add_command(collect_command)

@@ -1,0 +1,1 @@
+"""Collectors: one module per mechanism, bytes → ScheduledJob | Issue. See `registry.py`."""

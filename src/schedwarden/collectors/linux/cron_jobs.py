@@ -1,0 +1,160 @@
+"""Turn one parsed crontab file into jobs and issues; shared by every table location."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from ...model import (
+    TECHNIQUE_OF_MECHANISM,
+    CronSchedule,
+    Effective,
+    Issue,
+    MacroSchedule,
+    Mechanism,
+    ScheduledJob,
+    make_job_id,
+)
+from ...sources import CronFlavour, FileContent
+from ...timing import MACRO_DESCRIPTIONS, describe_cron, zone
+from ..base import CollectContext
+from ..common import combine_verdicts, excerpt, exec_action
+from .cron_rules import TableKind, entry_verdict, file_verdict, whole_file_verdict
+from .cron_syntax import MACROS, CronEntry, parse_table
+
+ALL_FLAVOURS = (CronFlavour.DEBIAN, CronFlavour.CRONIE, CronFlavour.BUSYBOX)
+
+
+def host_flavours(ctx: CollectContext) -> tuple[CronFlavour, ...]:
+    """The host's cron daemon, or every candidate when the distribution is unknown."""
+    flavour = ctx.source.os_info.cron_flavour
+    return (flavour,) if flavour else ALL_FLAVOURS
+
+
+def cron_schedule(entry: CronEntry, timezone: str | None) -> CronSchedule | MacroSchedule:
+    if entry.macro is not None:
+        return MacroSchedule(
+            macro=entry.macro,
+            description=MACRO_DESCRIPTIONS[entry.macro],
+            expression=MACROS[entry.macro],
+            timezone=timezone,
+        )
+    assert entry.fields is not None
+    description = describe_cron(entry.schedule_text)
+    if entry.randomized:
+        description += " (fields with '~' take a random value when cron loads the table)"
+    return CronSchedule(
+        expression=entry.schedule_text,
+        minute=entry.fields[0],
+        hour=entry.fields[1],
+        day_of_month=entry.fields[2],
+        month=entry.fields[3],
+        day_of_week=entry.fields[4],
+        description=description,
+        timezone=timezone,
+        randomized=entry.randomized,
+    )
+
+
+def table_jobs(
+    ctx: CollectContext,
+    content: FileContent,
+    kind: TableKind,
+    directory: str,
+    *,
+    user: str | None = None,
+    dormant_reason: str | None = None,
+    extra: dict[str, object] | None = None,
+) -> Iterator[ScheduledJob | Issue]:
+    """Jobs of one crontab file; `user` for user tables; `dormant_reason` overrides the daemon."""
+    source = ctx.source
+    info = content.info
+    path = info.path
+    name = path.rsplit("/", 1)[-1]
+    system = kind is not TableKind.USER_SPOOL
+    table = parse_table(content.data, system=system)
+    accounts = source.accounts
+    if content.truncated:
+        yield ctx.issue(
+            "OVERSIZED_FILE",
+            f"read only the first {len(content.data)} bytes; the rest was not examined",
+            info,
+        )
+    for error in table.errors:
+        field = f" (field {error.field})" if error.field else ""
+        yield ctx.issue(
+            "PARSE_ERROR",
+            f"cron would reject this line: {error.message}{field}",
+            info,
+            line=error.line,
+            offset=error.offset,
+        )
+    flavours = host_flavours(ctx)
+    file_objection: dict[CronFlavour, str | None] = {}
+    for flavour in flavours:
+        objection = file_verdict(
+            flavour, kind, directory, name, info, user, accounts, source.os_info
+        )
+        if objection is None:
+            objection = whole_file_verdict(
+                flavour,
+                kind,
+                table.errors,
+                table.entries,
+                accounts,
+                table.user_table_rejections() if kind is TableKind.USER_SPOOL else [],
+            )
+        file_objection[flavour] = objection
+    user_uid = accounts.users[user].uid if user in accounts.users else None
+    related = (info.real_path,) if info.real_path != path else ()
+    seen: Counter[tuple[str, ...]] = Counter()
+    for entry in table.entries:
+        run_as = entry.user if system else user
+        env = dict(entry.environment)
+        timezone = env.get("CRON_TZ") if CronFlavour.CRONIE in flavours else None
+        if timezone is not None and zone(timezone) is None:
+            timezone = None
+        key = (entry.schedule_text, run_as or "", entry.command_raw, str(entry.no_log))
+        seen[key] += 1
+        if dormant_reason is not None:
+            effective = Effective(False, dormant_reason, None)
+        else:
+            verdicts: dict[str, str | None] = {}
+            for flavour in flavours:
+                verdicts[flavour.value] = file_objection[flavour] or entry_verdict(
+                    flavour, kind, entry, accounts, user_uid
+                )
+            effective = combine_verdicts(verdicts, "loaded by the cron daemon")
+        job_extra: dict[str, object] = {"table": kind.value}
+        if entry.no_log:
+            job_extra["no_log"] = True
+        if entry.after_nul is not None:
+            job_extra["after_nul"] = entry.after_nul
+        if entry.overlong:
+            job_extra["overlong_command"] = True
+        if entry.command != entry.command_raw:
+            job_extra["command_raw"] = entry.command_raw
+        if "CRON_TZ" in env and zone(env["CRON_TZ"]) is None:
+            job_extra["cron_tz_invalid"] = True
+        if extra:
+            job_extra.update(extra)
+        hidden_text = any(c in entry.command_raw for c in "\r\x1b") or entry.after_nul is not None
+        yield ScheduledJob(
+            job_id=make_job_id(Mechanism.CRON, path, *key, str(seen[key])),
+            mechanism=Mechanism.CRON,
+            technique=TECHNIQUE_OF_MECHANISM[Mechanism.CRON],
+            name=f"{path}:{entry.line}",
+            run_as=run_as,
+            schedule=cron_schedule(entry, timezone),
+            actions=(
+                exec_action(entry.command, stdin=entry.stdin, shell=env.get("SHELL", "/bin/sh")),
+            ),
+            effective=effective,
+            evidence=source.evidence(
+                info, line=entry.line, offset=entry.offset, sha256=content.sha256, related=related
+            ),
+            environment=entry.environment,
+            hidden=hidden_text or entry.no_log,
+            raw=excerpt(entry.raw),
+            extra=job_extra,
+        )

@@ -1,0 +1,13 @@
+"""Every collector, one line each. A test fails when a module defines a COLLECTOR not listed here."""
+
+from __future__ import annotations
+
+from .base import Collector
+from .linux import anacron, cron, cron_backup, periodic
+
+COLLECTORS: tuple[Collector, ...] = (
+    cron.COLLECTOR,
+    cron_backup.COLLECTOR,
+    periodic.COLLECTOR,
+    anacron.COLLECTOR,
+)

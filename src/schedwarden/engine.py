@@ -1,0 +1,72 @@
+"""The whole flow, one short function per verb: source → collectors → analyzers → report."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from . import __version__
+from .analyzers.registry import ANALYZERS
+from .collectors.base import CollectContext, Collector
+from .collectors.registry import COLLECTORS
+from .model import AuditReport, Finding, Issue, ScheduledJob, Severity
+from .sources import RootedSource
+from .timing import next_runs
+
+TOOL = {"name": "schedwarden", "version": __version__}
+NEXT_RUNS = 3
+
+
+def collect(
+    source: RootedSource,
+    *,
+    now: datetime | None = None,
+    collectors: Iterable[Collector] = COLLECTORS,
+) -> AuditReport:
+    """Inventory only: every job of every mechanism, with issues, and next run times."""
+    now = now or datetime.now(UTC)
+    context = CollectContext(source=source, now=now)
+    host_tz = source.timezone
+    jobs: list[ScheduledJob] = []
+    issues: list[Issue] = []
+    for collector in collectors:
+        try:
+            for record in collector.collect(context):
+                if isinstance(record, ScheduledJob):
+                    jobs.append(
+                        replace(
+                            record, next_runs=next_runs(record.schedule, now, host_tz, NEXT_RUNS)
+                        )
+                    )
+                else:
+                    issues.append(record)
+        except Exception as exc:  # a collector bug must not end the scan
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            issues.append(
+                Issue(
+                    "COLLECTOR_ERROR",
+                    f"collector {collector.name} stopped: {type(exc).__name__}: {exc} "
+                    f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
+                    source.path_evidence("/"),
+                )
+            )
+    described = dict(source.describe())
+    described["collected_at"] = now.isoformat().replace("+00:00", "Z")
+    return AuditReport(tool=TOOL, source=described, jobs=tuple(jobs), issues=tuple(issues))
+
+
+def audit(
+    source: RootedSource,
+    *,
+    now: datetime | None = None,
+    min_level: Severity = Severity.INFORMATIONAL,
+) -> AuditReport:
+    """Inventory plus findings at or above `min_level`."""
+    report = collect(source, now=now)
+    findings: list[Finding] = []
+    for analyzer in ANALYZERS:
+        findings.extend(analyzer.analyze(report.jobs, report.issues))
+    kept = tuple(f for f in findings if f.severity >= min_level)
+    return replace(report, findings=kept)

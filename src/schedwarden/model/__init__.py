@@ -1,0 +1,62 @@
+"""The model: the contract every part of schedwarden shares. Imports nothing else from the package."""
+
+from .attack import TECHNIQUE_OF_MECHANISM, TECHNIQUES, technique_url
+from .enums import Mechanism, Severity, SourceKind
+from .records import (
+    Action,
+    ComHandlerAction,
+    CronSchedule,
+    DrivenSchedule,
+    Effective,
+    Evidence,
+    ExecAction,
+    Finding,
+    IntervalSchedule,
+    Issue,
+    JobEvent,
+    MacroSchedule,
+    OneShotSchedule,
+    OtherAction,
+    Record,
+    Schedule,
+    ScheduledJob,
+    TriggerSchedule,
+    UnknownSchedule,
+    make_job_id,
+)
+from .report import AUDIT_SCHEMA, AuditReport
+from .text import json_safe, render_csv_cell, render_untrusted
+
+__all__ = [
+    "AUDIT_SCHEMA",
+    "TECHNIQUES",
+    "TECHNIQUE_OF_MECHANISM",
+    "Action",
+    "AuditReport",
+    "ComHandlerAction",
+    "CronSchedule",
+    "DrivenSchedule",
+    "Effective",
+    "Evidence",
+    "ExecAction",
+    "Finding",
+    "IntervalSchedule",
+    "Issue",
+    "JobEvent",
+    "MacroSchedule",
+    "Mechanism",
+    "OneShotSchedule",
+    "OtherAction",
+    "Record",
+    "Schedule",
+    "ScheduledJob",
+    "Severity",
+    "SourceKind",
+    "TriggerSchedule",
+    "UnknownSchedule",
+    "json_safe",
+    "make_job_id",
+    "render_csv_cell",
+    "render_untrusted",
+    "technique_url",
+]

@@ -1,0 +1,59 @@
+"""The one choke point that makes evidence text safe for a terminal, a log line or a CSV cell.
+
+Attackers control job names, commands and file names. A raw ESC, CR, backspace, C1 control or bidi
+override in them can rewrite what an analyst sees (hidden cron lines with `\\r`, ANSI cursor moves,
+Trojan-Source reordering). `render_untrusted` maps every such character to a visible escape and
+doubles backslashes, so the mapping is reversible and nothing in the output can be mistaken for
+real text.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL, C1 controls, undecodable bytes (surrogate escapes), bidi and zero-width controls,
+# line/paragraph separators, BOM, and the backslash itself.
+_UNSAFE = re.compile(
+    "[\\\\\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\udc80-\udcff]"
+)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    code = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not valid UTF-8 in the evidence
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def render_untrusted(text: str) -> str:
+    """Escape every control, bidi and undecodable character; printable text is unchanged."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def render_csv_cell(text: str) -> str:
+    """`render_untrusted`, then neutralise spreadsheet formulas (`=`, `+`, `-`, `@` first)."""
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return render_untrusted(text)
+
+
+_LONE_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def json_safe(text: str) -> str:
+    """Text for JSON: undecodable evidence bytes become the visible four characters `\\xNN`.
+
+    Everything else is kept exactly (the JSON encoder escapes controls itself), so a JSON consumer
+    sees the real command, and the output is valid UTF-8 for any strict parser.
+    """
+    if not _LONE_SURROGATE.search(text):
+        return text
+    return _LONE_SURROGATE.sub(lambda m: f"\\x{ord(m.group(0)) - 0xDC00:02x}", text)

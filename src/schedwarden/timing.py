@@ -1,0 +1,96 @@
+"""When jobs run: readable descriptions and the next run times of a schedule.
+
+Descriptions come from cron-descriptor and next runs from cronsim, both on the five-field form the
+daemon accepted (we validate it first, so neither library decides what is valid). Cron evaluates a
+table in the host's local time zone, or in CRON_TZ when set, so next runs are computed there and
+reported in UTC. Results are cached: hosts repeat the same few expressions thousands of times.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cron_descriptor import ExpressionDescriptor, Options
+from cronsim import CronSim, CronSimError
+
+from .model import (
+    CronSchedule,
+    DrivenSchedule,
+    IntervalSchedule,
+    MacroSchedule,
+    OneShotSchedule,
+    Schedule,
+)
+
+_OPTIONS = Options()
+_OPTIONS.use_24hour_time_format = True
+
+
+@lru_cache(maxsize=8192)
+def describe_cron(expression: str) -> str:
+    """ "Every 10 minutes", "At 06:25, only on Sunday"; the expression itself if undescribable."""
+    try:
+        text = ExpressionDescriptor(expression, _OPTIONS).get_description()
+    except Exception:  # cron-descriptor raises several unrelated types on odd input
+        return expression
+    return str(text)
+
+
+MACRO_DESCRIPTIONS: dict[str, str] = {
+    "@reboot": "At every start of the cron daemon (boot)",
+    "@yearly": "Once a year, at 00:00 on 1 January",
+    "@annually": "Once a year, at 00:00 on 1 January",
+    "@monthly": "Once a month, at 00:00 on day 1",
+    "@weekly": "Once a week, at 00:00 on Sunday",
+    "@daily": "Once a day, at 00:00",
+    "@midnight": "Once a day, at 00:00",
+    "@hourly": "Once an hour, at minute 0",
+}
+
+
+def zone(name: str | None) -> ZoneInfo | None:
+    """A time zone by IANA name; None for a missing, malformed or unknown name."""
+    if not name or name.startswith("/") or ".." in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+@lru_cache(maxsize=8192)
+def _cron_next(expression: str, tz_name: str, start: datetime, count: int) -> tuple[datetime, ...]:
+    tz = zone(tz_name) or UTC
+    local = start.astimezone(tz)
+    try:
+        runs = CronSim(expression, local)
+        return tuple(next(runs).astimezone(UTC) for _ in range(count))
+    except (CronSimError, StopIteration, ValueError):
+        return ()
+
+
+def next_runs(
+    schedule: Schedule, now: datetime, host_tz: str | None, count: int = 3
+) -> tuple[datetime, ...]:
+    """The next `count` run times in UTC, when the schedule alone determines them."""
+    start = now.replace(second=0, microsecond=0)
+    if isinstance(schedule, CronSchedule):
+        if schedule.randomized:
+            return ()
+        return _cron_next(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
+    if isinstance(schedule, MacroSchedule):
+        if schedule.expression is None:
+            return ()
+        return _cron_next(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
+    if isinstance(schedule, DrivenSchedule) and schedule.driver_schedule is not None:
+        return next_runs(schedule.driver_schedule, now, host_tz, count)
+    if isinstance(schedule, IntervalSchedule):
+        if schedule.last_run is not None and schedule.period_days:
+            due = schedule.last_run + timedelta(days=schedule.period_days)
+            return (max(due, start),)
+        return ()
+    if isinstance(schedule, OneShotSchedule):
+        return (schedule.at,) if schedule.at >= now else ()
+    return ()
