@@ -64,14 +64,14 @@ class RootedSource:
         cached = self._dir_cache.get(parent) if name else None
         if cached is not None:
             resolved = [p for p in cached[0].split("/") if p]
-            pending: deque[str] = deque([name])
+            pending: deque[tuple[str, bool]] = deque([(name, False)])
         else:
             resolved = []
-            pending = deque(p for p in path.split("/") if p)
+            pending = deque((p, False) for p in path.split("/") if p)
         hops = 0
         st = os.lstat(self.root) if not pending else None
         while pending:
-            part = pending.popleft()
+            part, from_link = pending.popleft()
             if part in ("", "."):
                 continue
             if part == "..":
@@ -83,7 +83,7 @@ class RootedSource:
             try:
                 st = os.lstat(self._host_path(candidate))
             except FileNotFoundError:
-                if hops:
+                if from_link:
                     raise EvidenceError(
                         "DANGLING_SYMLINK",
                         f"symbolic link points to {candidate}, which is not in the evidence",
@@ -106,7 +106,7 @@ class RootedSource:
                     raise _os_error(exc, path) from None
                 if target.startswith("/"):
                     resolved = []
-                pending.extendleft(reversed(target.split("/")))
+                pending.extendleft((p, True) for p in reversed(target.split("/")))
                 continue
             if pending and not stat.S_ISDIR(st.st_mode):
                 raise NotFound(path)
