@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..model import Evidence, Issue, Mechanism, ScheduledJob
-from ..sources import FileInfo, RootedSource, SourceError
+from ..sources import FileContent, FileInfo, NotFound, RootedSource, SourceError
 
 CollectorOutput = Iterator[ScheduledJob | Issue]
 
@@ -18,6 +18,24 @@ class CollectContext:
 
     source: RootedSource
     now: datetime
+
+    def list_dir(self, path: str) -> list[str] | Issue:
+        """Names in a folder; none when it does not exist; an Issue when it cannot be used."""
+        try:
+            return self.source.list_dir(path)
+        except NotFound:
+            return []
+        except SourceError as error:
+            return self.issue_from(error)
+
+    def read(self, path: str, cap: int | None = None) -> FileContent | Issue | None:
+        """A regular file's bytes; None when it does not exist; an Issue when it cannot be used."""
+        try:
+            return self.source.read(path, cap)
+        except NotFound:
+            return None
+        except SourceError as error:
+            return self.issue_from(error)
 
     def issue_from(self, error: SourceError) -> Issue:
         return Issue(error.code, error.message, self.source.path_evidence(error.path))

@@ -20,7 +20,7 @@ from ...model import (
     ScheduledJob,
     make_job_id,
 )
-from ...sources import NotFound, SourceError
+from ...sources import FileContent, SourceError
 from ..base import CollectContext, Collector, CollectorOutput
 from ..common import excerpt, exec_action
 from .anacron_syntax import AnacronJob, parse_anacrontab
@@ -30,12 +30,10 @@ STAMP_DIR = "/var/spool/anacron"
 
 
 def collect(ctx: CollectContext) -> CollectorOutput:
-    try:
-        content = ctx.source.read(ANACRONTAB)
-    except NotFound:
-        return
-    except SourceError as error:
-        yield ctx.issue_from(error)
+    content = ctx.read(ANACRONTAB)
+    if not isinstance(content, FileContent):
+        if content is not None:
+            yield content
         return
     info = content.info
     parsed = parse_anacrontab(content.data)

@@ -14,7 +14,7 @@ https://attack.mitre.org/techniques/T1053/003/
 
 from __future__ import annotations
 
-from ...model import Mechanism
+from ...model import Issue, Mechanism
 from ...sources import FileKind, NotFound, SourceError
 from ..base import CollectContext, Collector, CollectorOutput
 from .cron_jobs import table_jobs
@@ -50,12 +50,9 @@ def _folder(
     kind: TableKind,
     access: dict[str, str] | None = None,
 ) -> CollectorOutput:
-    try:
-        names = ctx.source.list_dir(directory)
-    except NotFound:
-        return
-    except SourceError as error:
-        yield ctx.issue_from(error)
+    names = ctx.list_dir(directory)
+    if isinstance(names, Issue):
+        yield names
         return
     for name in names:
         path = f"{directory}/{name}"
@@ -88,14 +85,11 @@ def _one_table(
     user: str | None = None,
     extra: dict[str, object] | None = None,
 ) -> CollectorOutput:
-    try:
-        content = ctx.source.read(path)
-    except NotFound:
-        return
-    except SourceError as error:
-        yield ctx.issue_from(error)
-        return
-    yield from table_jobs(ctx, content, kind, directory, user=user, extra=extra)
+    content = ctx.read(path)
+    if isinstance(content, Issue):
+        yield content
+    elif content is not None:
+        yield from table_jobs(ctx, content, kind, directory, user=user, extra=extra)
 
 
 def _crontab_access(ctx: CollectContext) -> dict[str, str]:

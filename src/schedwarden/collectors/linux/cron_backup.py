@@ -10,8 +10,8 @@ References: cronie NEWS 1.7.0, src/crontab.c (backup_crontab); reference/linux.m
 
 from __future__ import annotations
 
-from ...model import Mechanism
-from ...sources import NotFound, SourceError
+from ...model import Issue, Mechanism
+from ...sources import FileContent
 from ..base import CollectContext, Collector, CollectorOutput
 from .cron_jobs import table_jobs
 from .cron_rules import TableKind
@@ -27,12 +27,9 @@ def collect(ctx: CollectContext) -> CollectorOutput:
     homes.setdefault("/root", "root")
     for home, owner in sorted(homes.items()):
         folder = f"{home}/{CACHE_DIR}"
-        try:
-            names = ctx.source.list_dir(folder)
-        except NotFound:
-            continue
-        except SourceError as error:
-            yield ctx.issue_from(error)
+        names = ctx.list_dir(folder)
+        if isinstance(names, Issue):
+            yield names
             continue
         for name in names:
             if name == "crontab.bak":
@@ -41,11 +38,10 @@ def collect(ctx: CollectContext) -> CollectorOutput:
                 tab_user = name[len("crontab.") : -len(".bak")]
             else:
                 continue
-            path = f"{folder}/{name}"
-            try:
-                content = ctx.source.read(path)
-            except SourceError as error:
-                yield ctx.issue_from(error)
+            content = ctx.read(f"{folder}/{name}")
+            if not isinstance(content, FileContent):
+                if content is not None:
+                    yield content
                 continue
             yield from table_jobs(
                 ctx,

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from ...model import (
     TECHNIQUE_OF_MECHANISM,
     DrivenSchedule,
+    Issue,
     Mechanism,
     Schedule,
     ScheduledJob,
     make_job_id,
 )
-from ...sources import FileKind, NotFound, SourceError
+from ...sources import FileContent, FileKind, SourceError
 from ..base import CollectContext, Collector, CollectorOutput
 from ..common import combine_verdicts, excerpt, exec_action
 from .anacron import anacron_schedule
@@ -53,24 +54,22 @@ class Driver:
 
 def collect(ctx: CollectContext) -> CollectorOutput:
     folders = list(CRON_FOLDERS)
-    try:
+    alpine = ctx.list_dir(ALPINE_PERIODIC)
+    if isinstance(alpine, Issue):
+        yield alpine
+    else:
         folders += [
             (f"{ALPINE_PERIODIC}/{name}", name)
-            for name in ctx.source.list_dir(ALPINE_PERIODIC)
+            for name in alpine
             if ctx.source.is_dir(f"{ALPINE_PERIODIC}/{name}")
         ]
-    except NotFound:
-        pass
-    except SourceError as error:
-        yield ctx.issue_from(error)
     drivers: dict[str, list[Driver]] | None = None
     for folder, cadence in folders:
-        try:
-            names = ctx.source.list_dir(folder)
-        except NotFound:
+        names = ctx.list_dir(folder)
+        if isinstance(names, Issue):
+            yield names
             continue
-        except SourceError as error:
-            yield ctx.issue_from(error)
+        if not names:
             continue
         if drivers is None:
             drivers = _find_drivers(ctx)
@@ -99,14 +98,13 @@ def _folder_jobs(
         )
     for name in names:
         path = f"{folder}/{name}"
-        try:
-            content = ctx.source.read(path, SCRIPT_READ_CAP)
-        except NotFound:
+        if ctx.source.is_dir(path):
+            continue  # run-parts does not descend into folders
+        content = ctx.read(path, SCRIPT_READ_CAP)
+        if content is None:
             continue
-        except SourceError as error:
-            if error.code == "NOT_REGULAR_FILE" and ctx.source.is_dir(path):
-                continue  # run-parts does not descend into folders
-            yield ctx.issue_from(error)
+        if isinstance(content, Issue):
+            yield content
             continue
         info = content.info
         verdicts = {
@@ -181,20 +179,17 @@ def _find_drivers(ctx: CollectContext) -> dict[str, list[Driver]]:
     """Folder → the table and anacrontab lines that run run-parts on it."""
     found: dict[str, list[Driver]] = {}
     for path, system in _tables(ctx):
-        try:
-            data = ctx.source.read(path).data
-        except SourceError:
+        content = ctx.read(path)
+        if not isinstance(content, FileContent):
             continue  # the table collector reports it
-        for entry in parse_table(data, system=system).entries:
+        for entry in parse_table(content.data, system=system).entries:
             for folder in _run_parts_targets(entry.command):
                 found.setdefault(folder, []).append(
                     Driver(f"{path}:{entry.line}", cron_schedule(entry, None), False)
                 )
-    try:
-        anacrontab = ctx.source.read("/etc/anacrontab").data
-    except SourceError:
-        anacrontab = b""
-    for job in parse_anacrontab(anacrontab).jobs:
+    anacrontab = ctx.read("/etc/anacrontab")
+    data = anacrontab.data if isinstance(anacrontab, FileContent) else b""
+    for job in parse_anacrontab(data).jobs:
         for folder in _run_parts_targets(job.command):
             found.setdefault(folder, []).append(
                 Driver(f"/etc/anacrontab:{job.line}", anacron_schedule(ctx, job), True)
@@ -210,11 +205,8 @@ def _run_parts_targets(command: str) -> Iterator[str]:
 def _tables(ctx: CollectContext) -> Iterator[tuple[str, bool]]:
     yield "/etc/crontab", True
     for directory, system in (("/etc/cron.d", True), *((s, False) for s in SPOOLS)):
-        try:
-            names = ctx.source.list_dir(directory)
-        except SourceError:
-            continue
-        for name in names:
+        names = ctx.list_dir(directory)
+        for name in names if isinstance(names, list) else ():
             path = f"{directory}/{name}"
             try:
                 if ctx.source.stat(path).kind is FileKind.REGULAR:
