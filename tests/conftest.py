@@ -49,8 +49,11 @@ def make_root(tmp_path: Path) -> MakeRoot:
     """
 
     def build(
-        files: Mapping[str, FileSpec], *, os_release: str | None = DEBIAN_OS_RELEASE,
-        accounts: bool = True, name: str = "root",
+        files: Mapping[str, FileSpec],
+        *,
+        os_release: str | None = DEBIAN_OS_RELEASE,
+        accounts: bool = True,
+        name: str = "root",
     ) -> Path:
         root = tmp_path / name
         root.mkdir(exist_ok=True)

@@ -49,8 +49,11 @@ def test_every_writer_is_registered() -> None:
     defined = []
     for name in _modules("outputs"):
         module = importlib.import_module(name)
-        defined += [v for k, v in vars(module).items()
-                    if k.startswith("write_") and callable(v) and v.__module__ == name]
+        defined += [
+            v
+            for k, v in vars(module).items()
+            if k.startswith("write_") and callable(v) and v.__module__ == name
+        ]
     assert defined
     assert set(defined) == set(WRITERS.values())
 

@@ -4,6 +4,8 @@ payloads smuggled through `%` stdin, silenced logging, poisoned environments, wr
 Each rule names the exact offending part. A job that the daemon would not run keeps its finding,
 one severity level lower (it is evidence, and a package change can wake it up).
 See reference/reliability.md §2 and §3.2, reference/linux.md §b items 9–12.
+
+Messages quote the evidence as it is; the writers escape it at their one choke point.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator, Sequence
 
-from ..model import ExecAction, Finding, Issue, Mechanism, ScheduledJob, Severity, render_untrusted
+from ..model import ExecAction, Finding, Issue, Mechanism, ScheduledJob, Severity
 from .base import Analyzer, for_dormant
 
 CRON_MECHANISMS = (Mechanism.CRON, Mechanism.ANACRON)
@@ -103,7 +105,7 @@ def analyze(jobs: Sequence[ScheduledJob], issues: Sequence[Issue]) -> Iterator[F
             techniques=T1053_003,
             job_id=None,
             evidence=job.evidence,
-            message=f"{render_untrusted(path)} has mode {mode} (group or world writable), so "
+            message=f"{(path)} has mode {mode} (group or world writable), so "
             "users other than its owner can add jobs to it",
             remediation=f"chmod go-w {path}; cron daemons refuse such files, so also check "
             "whether it was made writable on purpose.",
@@ -140,14 +142,24 @@ def _hidden_text(job: ScheduledJob) -> Iterator[Finding]:
     raw = str(job.extra.get("command_raw", "")) or " ".join(a.command_line for a in _commands(job))
     if "\r" in raw:
         before, _, after = raw.partition("\r")
+        if after.strip("\r"):
+            why = (
+                f"the command contains a carriage return: a terminal shows only "
+                f"'{(after[:80])}', but cron runs "
+                f"'{(before[:80])}' and everything after it"
+            )
+        else:
+            why = (
+                f"the command ends in a carriage return (a CRLF line end), which cron keeps: "
+                f"it runs '{(raw[-80:])}', and the shell takes the carriage return "
+                "as part of the last word"
+            )
         yield _finding(
             job,
             "CR_IN_COMMAND",
             "Carriage return hides part of a cron command",
             Severity.HIGH,
-            f"the command contains a carriage return: a terminal shows only "
-            f"'{render_untrusted(after[:80])}', but cron runs '{render_untrusted(before[:80])}' "
-            "and everything after it",
+            why,
             "Show the file with `cat -A`; remove the line and investigate the hidden command.",
         )
     if "\x1b" in raw:
@@ -156,7 +168,7 @@ def _hidden_text(job: ScheduledJob) -> Iterator[Finding]:
             "ANSI_ESCAPE_IN_COMMAND",
             "Terminal escape sequence in a cron command",
             Severity.HIGH,
-            f"the command contains ESC ({render_untrusted(raw[raw.index(chr(27)) :][:16])}), "
+            f"the command contains ESC ({(raw[raw.index(chr(27)) :][:16])}), "
             "which can move the cursor or erase text when the table is displayed",
             "Show the file with `cat -v`; remove the line and investigate.",
         )
@@ -168,7 +180,7 @@ def _hidden_text(job: ScheduledJob) -> Iterator[Finding]:
             "NUL byte inside a cron line",
             Severity.HIGH,
             f"a NUL ends the command early; cron reads on after it as if a new line began: "
-            f"'{render_untrusted(str(after_nul)[:80])}'",
+            f"'{(str(after_nul)[:80])}'",
             "Text files never contain NUL bytes: remove the line and investigate its origin.",
         )
 
@@ -185,8 +197,8 @@ def _stdin_payload(job: ScheduledJob) -> Iterator[Finding]:
             "PAYLOAD_IN_STDIN",
             "Cron feeds text after '%' to the command's standard input",
             Severity.HIGH if interpreter else Severity.LOW,
-            f"the visible command is '{render_untrusted(action.command_line[:80])}', and cron "
-            f"pipes '{render_untrusted(action.stdin[:120])}' into it"
+            f"the visible command is '{(action.command_line[:80])}', and cron "
+            f"pipes '{(action.stdin[:120])}' into it"
             + (f" — {program} runs that text as code" if interpreter else ""),
             "Escape '%' as '\\%' in legitimate commands; treat a script fed to a shell this way "
             "as an intrusion.",
@@ -202,8 +214,8 @@ def _environment(job: ScheduledJob) -> Iterator[Finding]:
             "CRON_ENV_SHELL",
             "Cron table replaces the shell that runs its jobs",
             Severity.HIGH,
-            f"SHELL={render_untrusted(shell)} is set before this job, so cron runs "
-            f"'{render_untrusted(shell)} -c <command>' instead of /bin/sh",
+            f"SHELL={(shell)} is set before this job, so cron runs "
+            f"'{(shell)} -c <command>' instead of /bin/sh",
             "Remove the SHELL line or point it at a standard shell; inspect the program it names.",
         )
     for name in ("BASH_ENV", "ENV"):
@@ -213,7 +225,7 @@ def _environment(job: ScheduledJob) -> Iterator[Finding]:
                 "CRON_ENV_STARTUP_FILE",
                 f"{name} makes the shell source a file first",
                 Severity.HIGH,
-                f"{name}={render_untrusted(env[name])} is set before this job; the shell reads "
+                f"{name}={(env[name])} is set before this job; the shell reads "
                 "and runs that file before every command",
                 f"Remove the {name} line and inspect the file it names.",
             )
@@ -224,7 +236,7 @@ def _environment(job: ScheduledJob) -> Iterator[Finding]:
                 "CRON_ENV_LOADER",
                 f"{name} set for cron jobs",
                 Severity.HIGH,
-                f"{name}={render_untrusted(env[name])} is set before this job; it loads code into "
+                f"{name}={(env[name])} is set before this job; it loads code into "
                 "every program the job starts",
                 f"Remove the {name} line and inspect what it points at.",
             )
@@ -232,13 +244,13 @@ def _environment(job: ScheduledJob) -> Iterator[Finding]:
     if path is not None:
         risky = [p for p in path.split(":") if _risky_path_entry(p)]
         if risky:
-            shown = ", ".join(render_untrusted(p) or "(empty = current dir)" for p in risky)
+            shown = ", ".join((p) or "(empty = current dir)" for p in risky)
             yield _finding(
                 job,
                 "CRON_ENV_WRITABLE_PATH",
                 "Cron PATH searches writable or relative folders",
                 Severity.HIGH,
-                f"PATH={render_untrusted(path)} puts {shown} in the search path, so a file "
+                f"PATH={(path)} puts {shown} in the search path, so a file "
                 "dropped there replaces commands this job runs",
                 "Use a PATH of root-owned system folders only (/usr/sbin:/usr/bin:/sbin:/bin).",
             )
@@ -249,7 +261,7 @@ def _environment(job: ScheduledJob) -> Iterator[Finding]:
             "CRON_TZ_INVALID",
             "CRON_TZ names no known time zone",
             Severity.LOW,
-            f"CRON_TZ={render_untrusted(tz)} is not a time zone; cronie falls back to UTC or "
+            f"CRON_TZ={(tz)} is not a time zone; cronie falls back to UTC or "
             "local time, so the job runs at an unexpected hour",
             "Set CRON_TZ to an IANA zone name, or remove it.",
         )

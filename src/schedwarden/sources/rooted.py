@@ -69,6 +69,7 @@ class RootedSource:
             resolved = []
             pending = deque((p, False) for p in path.split("/") if p)
         hops = 0
+        target = ""  # the last link target read, for messages
         st = os.lstat(self.root) if not pending else None
         while pending:
             part, from_link = pending.popleft()
@@ -86,7 +87,8 @@ class RootedSource:
                 if from_link:
                     raise EvidenceError(
                         "DANGLING_SYMLINK",
-                        f"symbolic link points to {candidate}, which is not in the evidence",
+                        f"symbolic link to {target} leads to {candidate}, which is not in the "
+                        "evidence",
                         path,
                     ) from None
                 raise NotFound(path) from None
@@ -107,12 +109,20 @@ class RootedSource:
                 if target.startswith("/"):
                     resolved = []
                 pending.extendleft((p, True) for p in reversed(target.split("/")))
+                st = None  # the link's own lstat is not the answer (`x -> .`, `x -> /`)
                 continue
             if pending and not stat.S_ISDIR(st.st_mode):
+                if pending[0][1]:
+                    raise EvidenceError(
+                        "DANGLING_SYMLINK",
+                        f"symbolic link to {target} goes through {candidate}, which is not a "
+                        "directory",
+                        path,
+                    )
                 raise NotFound(path)
             resolved.append(part)
         real = "/" + "/".join(resolved)
-        if st is None:  # ended on ".." or "."
+        if st is None:  # ended on "..", or on a link whose target ends on "." or "/"
             try:
                 st = os.lstat(self._host_path(real))
             except OSError as exc:

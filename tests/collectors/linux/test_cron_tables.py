@@ -107,30 +107,42 @@ def test_system_crontab_full_record(make_root: MakeRoot) -> None:
 
 def test_every_spool_layout_is_read(make_root: MakeRoot) -> None:
     tab = "0 3 * * * /home/alice/backup.sh\n"
-    root = make_root({
-        "var/spool/cron/crontabs/alice": (tab, 0o600),  # Debian/Ubuntu
-        "var/spool/cron/alice": (tab, 0o600),  # RHEL/Fedora/Arch
-        "var/spool/cron/tabs/alice": (tab, 0o600),  # SUSE
-        "etc/crontabs/alice": (tab, 0o600),  # busybox/Alpine
-    })
+    root = make_root(
+        {
+            "var/spool/cron/crontabs/alice": (tab, 0o600),  # Debian/Ubuntu
+            "var/spool/cron/alice": (tab, 0o600),  # RHEL/Fedora/Arch
+            "var/spool/cron/tabs/alice": (tab, 0o600),  # SUSE
+            "etc/crontabs/alice": (tab, 0o600),  # busybox/Alpine
+        }
+    )
     os.chown(root / "var/spool/cron/crontabs/alice", 1000, 1000)  # crontab(1) hands it to alice
     report = run_collect(root)
     assert report.issues == ()
     paths = sorted(j.evidence.path for j in report.jobs)
-    assert paths == ["/etc/crontabs/alice", "/var/spool/cron/alice",
-                     "/var/spool/cron/crontabs/alice", "/var/spool/cron/tabs/alice"]
+    assert paths == [
+        "/etc/crontabs/alice",
+        "/var/spool/cron/alice",
+        "/var/spool/cron/crontabs/alice",
+        "/var/spool/cron/tabs/alice",
+    ]
     assert {j.run_as for j in report.jobs} == {"alice"}
     # On Debian only the Debian spool is read by the daemon; the others are dormant evidence.
     runs = {j.evidence.path: j.effective.runs for j in report.jobs}
-    assert runs == {"/etc/crontabs/alice": False, "/var/spool/cron/alice": False,
-                    "/var/spool/cron/crontabs/alice": True, "/var/spool/cron/tabs/alice": False}
+    assert runs == {
+        "/etc/crontabs/alice": False,
+        "/var/spool/cron/alice": False,
+        "/var/spool/cron/crontabs/alice": True,
+        "/var/spool/cron/tabs/alice": False,
+    }
     rhel = next(j for j in report.jobs if j.evidence.path == "/var/spool/cron/alice")
     assert "does not read /var/spool/cron" in rhel.effective.reason
 
 
 def test_alpine_spool_link_is_read_once(make_root: MakeRoot) -> None:
-    root = make_root({"etc/crontabs/root": ("*/15 * * * * run-parts /etc/periodic/15min\n",
-                                            0o600)}, os_release=ALPINE_OS_RELEASE)
+    root = make_root(
+        {"etc/crontabs/root": ("*/15 * * * * run-parts /etc/periodic/15min\n", 0o600)},
+        os_release=ALPINE_OS_RELEASE,
+    )
     (root / "var/spool/cron").mkdir(parents=True)
     os.symlink("/etc/crontabs", root / "var/spool/cron/crontabs")
     report = run_collect(root)
@@ -141,8 +153,7 @@ def test_alpine_spool_link_is_read_once(make_root: MakeRoot) -> None:
 
 
 def test_busybox_does_not_read_system_tables(make_root: MakeRoot) -> None:
-    root = make_root({"etc/crontab": "* * * * * root /bin/true\n"},
-                     os_release=ALPINE_OS_RELEASE)
+    root = make_root({"etc/crontab": "* * * * * root /bin/true\n"}, os_release=ALPINE_OS_RELEASE)
     [job] = run_collect(root).jobs
     assert job.effective.runs is False
     assert "reads only its spool" in job.effective.reason
@@ -157,8 +168,10 @@ def test_name_rules_per_distribution(make_root: MakeRoot, tmp_path: Path) -> Non
         "etc/cron.d/job.rpmnew": "* * * * * root /usr/bin/false\n",
     }
     debian = {j.evidence.path: j.effective for j in run_collect(make_root(files)).jobs}
-    rhel = {j.evidence.path: j.effective for j in run_collect(
-        make_root(files, os_release=RHEL_OS_RELEASE, name="rhel")).jobs}
+    rhel = {
+        j.evidence.path: j.effective
+        for j in run_collect(make_root(files, os_release=RHEL_OS_RELEASE, name="rhel")).jobs
+    }
     assert len(debian) == len(rhel) == 4
     assert debian["/etc/cron.d/evil.sh"].runs is False
     assert "run-parts rule" in debian["/etc/cron.d/evil.sh"].reason
@@ -173,8 +186,9 @@ def test_name_rules_per_distribution(make_root: MakeRoot, tmp_path: Path) -> Non
 def test_debian_drops_a_whole_file_on_one_bad_line(make_root: MakeRoot) -> None:
     text = "* * * * * root /bin/true\n61 * * * * root /bin/false\n"
     debian = run_collect(make_root({"etc/cron.d/mixed": text}))
-    rhel = run_collect(make_root({"etc/cron.d/mixed": text}, os_release=RHEL_OS_RELEASE,
-                                 name="rhel"))
+    rhel = run_collect(
+        make_root({"etc/cron.d/mixed": text}, os_release=RHEL_OS_RELEASE, name="rhel")
+    )
     for report in (debian, rhel):
         assert [(i.code, i.evidence.line) for i in report.issues] == [("PARSE_ERROR", 2)]
         assert len(report.jobs) == 1
@@ -184,10 +198,12 @@ def test_debian_drops_a_whole_file_on_one_bad_line(make_root: MakeRoot) -> None:
 
 
 def test_user_crontab_mode_owner_and_orphans(make_root: MakeRoot) -> None:
-    root = make_root({
-        "var/spool/cron/crontabs/alice": ("@hourly /usr/bin/true\n", 0o644),
-        "var/spool/cron/crontabs/mallory": ("@hourly /usr/bin/true\n", 0o600),
-    })
+    root = make_root(
+        {
+            "var/spool/cron/crontabs/alice": ("@hourly /usr/bin/true\n", 0o644),
+            "var/spool/cron/crontabs/mallory": ("@hourly /usr/bin/true\n", 0o600),
+        }
+    )
     os.chown(root / "var/spool/cron/crontabs/alice", 1000, 1000)
     jobs = {j.run_as: j for j in run_collect(root).jobs}
     assert "INSECURE MODE (mode 0600 expected)" in jobs["alice"].effective.reason
@@ -195,14 +211,18 @@ def test_user_crontab_mode_owner_and_orphans(make_root: MakeRoot) -> None:
 
 
 def test_cron_allow_and_deny_are_recorded(make_root: MakeRoot) -> None:
-    root = make_root({
-        "etc/cron.allow": "root\nalice\n",
-        "var/spool/cron/crontabs/alice": ("@daily /usr/bin/true\n", 0o600),
-        "var/spool/cron/crontabs/www-data": ("@daily /usr/bin/true\n", 0o600),
-    })
+    root = make_root(
+        {
+            "etc/cron.allow": "root\nalice\n",
+            "var/spool/cron/crontabs/alice": ("@daily /usr/bin/true\n", 0o600),
+            "var/spool/cron/crontabs/www-data": ("@daily /usr/bin/true\n", 0o600),
+        }
+    )
     access = {j.run_as: j.extra["crontab_access"] for j in run_collect(root).jobs}
-    assert access == {"alice": "allowed (listed in /etc/cron.allow)",
-                      "www-data": "denied (not in /etc/cron.allow)"}
+    assert access == {
+        "alice": "allowed (listed in /etc/cron.allow)",
+        "www-data": "denied (not in /etc/cron.allow)",
+    }
 
 
 def test_unknown_daemon_gives_undecided_when_daemons_disagree(make_root: MakeRoot) -> None:

@@ -57,14 +57,18 @@ def test_debian_benign_root_effective_and_schedules() -> None:
     report = run_audit(corpus_path("linux", "debian-benign-root"))
     assert report.source["cron_daemon"] == "debian-cron"  # inferred from cron-daemon-common
     dormant = sorted(j.name for j in report.jobs if j.effective.runs is not True)
-    assert dormant == [f"/etc/cron.{c}/.placeholder" for c in
-                       ("daily", "hourly", "monthly", "weekly", "yearly")]
+    assert dormant == [
+        f"/etc/cron.{c}/.placeholder" for c in ("daily", "hourly", "monthly", "weekly", "yearly")
+    ]
     by_name = {j.name: j for j in report.jobs}
     hourly = by_name["/etc/crontab:18"]
     assert hourly.run_as == "root"
     assert hourly.schedule.description == "At 17 minutes past the hour"
     assert [t.isoformat() for t in hourly.next_runs] == [
-        "2026-11-28T12:17:00+00:00", "2026-11-28T13:17:00+00:00", "2026-11-28T14:17:00+00:00"]
+        "2026-11-28T12:17:00+00:00",
+        "2026-11-28T13:17:00+00:00",
+        "2026-11-28T14:17:00+00:00",
+    ]
     logrotate = by_name["/etc/cron.daily/logrotate"]
     assert logrotate.schedule.kind == "driven"
     assert logrotate.schedule.driver == "/etc/crontab:19"

@@ -10,6 +10,7 @@ References: anacrontab(5), anacron(8); reference/linux.md §b item 6.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from ...model import (
@@ -45,13 +46,21 @@ def collect(ctx: CollectContext) -> CollectorOutput:
             line=bad.line,
             offset=bad.offset,
         )
+    seen: Counter[tuple[str, str]] = Counter()
     for job in parsed.jobs:
+        seen[job.job_id, job.command] += 1
         env = dict(job.environment)
         schedule = anacron_schedule(ctx, job)
         stamp_path = f"{STAMP_DIR}/{job.job_id}"
         related = (stamp_path,) if schedule.last_run is not None else ()
         yield ScheduledJob(
-            job_id=make_job_id(Mechanism.ANACRON, ANACRONTAB, job.job_id, job.command),
+            job_id=make_job_id(
+                Mechanism.ANACRON,
+                ANACRONTAB,
+                job.job_id,
+                job.command,
+                str(seen[job.job_id, job.command]),
+            ),
             mechanism=Mechanism.ANACRON,
             technique=TECHNIQUE_OF_MECHANISM[Mechanism.ANACRON],
             name=job.job_id,

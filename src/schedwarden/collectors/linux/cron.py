@@ -56,13 +56,8 @@ def _folder(
         return
     for name in names:
         path = f"{directory}/{name}"
-        if kind is TableKind.USER_SPOOL:
-            try:
-                if ctx.source.lstat(path).kind is FileKind.DIRECTORY:
-                    continue  # /var/spool/cron holds the other layouts' folders (crontabs, atjobs)
-            except SourceError as error:
-                yield ctx.issue_from(error)
-                continue
+        if kind is TableKind.USER_SPOOL and _other_layout_folder(ctx, path):
+            continue
         extra: dict[str, object] | None = None
         if access is not None:
             extra = {"crontab_access": access.get(name, access["*"])}
@@ -74,6 +69,18 @@ def _folder(
             user=name if kind is TableKind.USER_SPOOL else None,
             extra=extra,
         )
+
+
+def _other_layout_folder(ctx: CollectContext, path: str) -> bool:
+    """/var/spool/cron holds the other layouts' folders (crontabs, atjobs, or Alpine's link to
+    /etc/crontabs); anything else that is not a file goes on to be reported."""
+    try:
+        if ctx.source.lstat(path).kind is FileKind.DIRECTORY:
+            return True
+        target = ctx.source.stat(path)
+    except SourceError:
+        return False
+    return path in SPOOLS and target.kind is FileKind.DIRECTORY
 
 
 def _one_table(

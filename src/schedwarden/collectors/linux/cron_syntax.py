@@ -14,7 +14,9 @@ busybox miscutils/crond.c), in our own words:
 * Five fields of lists of `*`, numbers, month and weekday names, `a-b` ranges and `/step`;
   cronie's `a~b` picks a random value when the daemon loads the table. Out of range, empty list
   items, reversed ranges and a zero step reject the entry (the rest of the file still loads on
-  cronie; Debian rejects the whole file, which the acceptance rules decide).
+  cronie; Debian rejects the whole file, which the acceptance rules decide). A `*` not followed
+  by `/` ends its field: the daemons skip whatever follows it (`*x` is `*`). A `*` where the user
+  or command should start is refused as a typo.
 * cronie: a leading `-` means "do not log this job" (only for system tables and root).
 * System tables carry a user name after the fifth field; user tables take the user from the file.
 * The command runs through `$SHELL -c`; the first unescaped `%` ends it and the rest is stdin,
@@ -188,37 +190,62 @@ def parse_table(data: bytes, *, system: bool) -> ParsedTable:
     return table
 
 
+_C_SPACE = " \t\n\v\f\r"  # isspace() of the C library, which cron uses
+_NAMEI, _NAME, _EQ1, _EQ2, _VALUEI, _VALUE, _FINI = range(7)
+
+
 def parse_env_line(text: str) -> tuple[str, str] | None:
-    """cronie's load_env: `name = value` with optional quotes; None when the line is not one."""
-    i, n = 0, len(text)
+    """cronie's load_env, state by state: `name = value`, name and value optionally quoted with
+    `'` or `"`; None when the line is not one (it is then read as an entry). A quoted name may
+    not contain `=`; only blanks may follow a quoted value; an unquoted value loses its trailing
+    C whitespace (so `PATH=/bin\\r` is `/bin`); `NAME=` sets an empty value."""
+    state, quote, i, n = _NAMEI, "", 0, len(text)
     while i < n and text[i] in _BLANKS:
         i += 1
-    if i < n and text[i] in "'\"":
-        end = text.find(text[i], i + 1)
-        if end < 0:
-            return None
-        name = text[i + 1 : end]
-        i = end + 1
-    else:
-        start = i
-        while i < n and text[i] not in " \t=":
+    name: list[str] = []
+    value: list[str] = []
+    out = name
+    while i < n:
+        char = text[i]
+        if state in (_NAMEI, _VALUEI):
+            if char in "'\"":
+                quote = char
+                i += 1
+            state += 1
+        elif state in (_NAME, _VALUE):
+            if quote:
+                if char == quote:
+                    state += 1
+                    i += 1
+                    continue
+                if state == _NAME and char == "=":
+                    return None
+            elif state == _NAME:
+                if char in _C_SPACE:
+                    state = _EQ1
+                    i += 1
+                    continue
+                if char == "=":
+                    state = _EQ1
+                    continue
+            out.append(char)
             i += 1
-        name = text[start:i]
-    while i < n and text[i] in _BLANKS:
-        i += 1
-    if i >= n or text[i] != "=" or not name:
+        elif state == _EQ1:
+            if char == "=":
+                state, out, quote = _EQ2, value, ""
+            elif char not in _C_SPACE:
+                return None
+            i += 1
+        elif char in _C_SPACE:  # _EQ2 or _FINI
+            i += 1
+        elif state == _FINI:
+            return None
+        else:
+            state = _VALUEI
+    if state not in (_FINI, _EQ2) and not (state == _VALUE and not quote):
         return None
-    i += 1
-    while i < n and text[i] in _BLANKS:
-        i += 1
-    if i < n and text[i] in "'\"":
-        end = text.find(text[i], i + 1)
-        if end < 0:
-            return None
-        if text[end + 1 :].strip():
-            return None
-        return name, text[i + 1 : end]
-    return name, text[i:].rstrip()
+    result = "".join(value)
+    return "".join(name), result.rstrip(_C_SPACE) if state == _VALUE else result
 
 
 def _parse_entry(
@@ -252,7 +279,7 @@ def _parse_entry(
     else:
         parts: list[str] = []
         for index in range(5):
-            while pos < len(text) and text[pos] in _BLANKS:
+            while index and pos < len(text) and text[pos] in _BLANKS:
                 pos += 1
             match = _TOKEN.match(text, pos)
             if match is None:
@@ -264,12 +291,14 @@ def _parse_entry(
         fields = (parts[0], parts[1], parts[2], parts[3], parts[4])
         schedule_text = " ".join(fields)
     user = None
+    while pos < len(text) and text[pos] in _BLANKS:
+        pos += 1
+    if text.startswith("*", pos):
+        raise ValueError("bad command: '*' where the command starts (a sixth time field?)")
     if system:
-        while pos < len(text) and text[pos] in _BLANKS:
-            pos += 1
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise ValueError("bad username: missing")
+            raise ValueError("bad command: missing command (no user name and command)")
         user = match.group(0)
         pos = match.end()
     while pos < len(text) and text[pos] in _BLANKS:
@@ -307,6 +336,8 @@ def _check_field(index: int, token: str) -> bool:
     low, high = _BOUNDS[index]
     randomized = False
     for element in token.split(","):
+        if element.startswith("*") and element[1:2] not in ("", "/"):
+            break  # cronie and Vixie cron read `*`, then skip the rest of the field unread
         if not element:
             raise FieldError(index, token)
         body, slash, step_text = element.partition("/")
