@@ -16,6 +16,7 @@ from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
 
 from .model import (
+    CompositeSchedule,
     CronSchedule,
     DrivenSchedule,
     IntervalSchedule,
@@ -91,6 +92,11 @@ def next_runs(
             due = schedule.last_run + timedelta(days=schedule.period_days)
             return (max(due, start),)
         return ()
+    if isinstance(schedule, CompositeSchedule):
+        merged = sorted(
+            {t for part in schedule.parts for t in next_runs(part, now, host_tz, count)}
+        )
+        return tuple(merged[:count])
     if isinstance(schedule, OneShotSchedule):
         return (schedule.at,) if schedule.at >= now else ()
     return ()

@@ -61,8 +61,18 @@ def test_unreadable_evidence_exits_3_and_reports_issue(make_root: MakeRoot) -> N
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert _run("audit", str(tmp_path / "missing"))[0] == 2
     (tmp_path / "file").write_text("x")
-    assert _run("audit", str(tmp_path / "file"))[0] == 2
+    assert _run("audit", "--root", str(tmp_path / "file"))[0] == 2
     assert _run("audit", "-f", "yaml")[0] == 2
+
+
+def test_a_loose_file_is_read_as_a_definition(tmp_path: Path) -> None:
+    """A PATH that is not a system root is a set of loose files: nothing of the host is read."""
+    (tmp_path / "notes.txt").write_text("* * * * * root /bin/true\n")
+    code, out, _ = _run("audit", str(tmp_path / "notes.txt"), "-f", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["source"]["kind"] == "file"
+    assert document["jobs"] == []
 
 
 def test_jsonl_csv_and_table(make_root: MakeRoot) -> None:

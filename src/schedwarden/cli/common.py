@@ -13,7 +13,7 @@ import click
 
 from ..model import AuditReport, Severity, render_untrusted
 from ..outputs.registry import WRITERS
-from ..sources import ImageSource, LiveSource, RootedSource
+from ..sources import ImageSource, LiveSource, LooseFilesSource, RootedSource
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -69,11 +69,20 @@ def open_source(path: Path | None, root: Path | None) -> RootedSource:
         return LiveSource()
     if not chosen.exists():
         raise click.UsageError(f"{render_untrusted(str(chosen))} does not exist")
+    if root is None and not looks_like_system_root(chosen):
+        return LooseFilesSource(str(chosen))
     if not chosen.is_dir():
-        raise click.UsageError(
-            f"{render_untrusted(str(chosen))} is not a directory: give the root of an image"
-        )
+        raise click.UsageError(f"{render_untrusted(str(chosen))} is not a directory")
     return ImageSource(str(chosen))
+
+
+SYSTEM_ROOT_MARKERS = ("etc", "usr", "var", "Windows", "WINDOWS", "windows")
+
+
+def looks_like_system_root(path: Path) -> bool:
+    """A folder holding an OS tree (`etc/`, `var/`, `Windows/`...) is an image root; a file or
+    any other folder is a set of loose definition files (manifests, exports)."""
+    return path.is_dir() and any((path / marker).is_dir() for marker in SYSTEM_ROOT_MARKERS)
 
 
 def progress(quiet: bool, message: str) -> Any:

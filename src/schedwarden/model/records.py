@@ -95,6 +95,42 @@ class DrivenSchedule:
 
 
 @dataclass(frozen=True, slots=True)
+class CalendarSchedule:
+    """systemd `OnCalendar=` events, as written and as normalised (`systemd-analyze calendar`)."""
+
+    kind: ClassVar[str] = "calendar"
+    expressions: tuple[str, ...]
+    normalized: tuple[str, ...]
+    description: str
+    persistent: bool = False
+    randomized_delay: str | None = None
+    accuracy: str | None = None
+    wake_system: bool = False
+    last_trigger: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MonotonicSchedule:
+    """systemd monotonic triggers (`OnBootSec=`, `OnUnitActiveSec=`, ...), each as (name, span)."""
+
+    kind: ClassVar[str] = "monotonic"
+    triggers: tuple[tuple[str, str], ...]
+    description: str
+    randomized_delay: str | None = None
+    last_trigger: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    """Several schedules of one job that fire independently (a timer with calendar and
+    monotonic triggers, a task with several triggers)."""
+
+    kind: ClassVar[str] = "composite"
+    parts: tuple[Schedule, ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class TriggerSchedule:
     """An event-like trigger: boot, logon, event, idle, registration, session state."""
 
@@ -128,6 +164,9 @@ Schedule = (
     | MacroSchedule
     | IntervalSchedule
     | DrivenSchedule
+    | CalendarSchedule
+    | MonotonicSchedule
+    | CompositeSchedule
     | TriggerSchedule
     | OneShotSchedule
     | UnknownSchedule

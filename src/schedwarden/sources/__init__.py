@@ -2,6 +2,7 @@
 
 from .errors import EvidenceError, NotFound, SourceError
 from .fileinfo import FileContent, FileInfo, FileKind
+from .files import LooseFilesSource
 from .image import ImageSource
 from .live import LiveSource
 from .osinfo import CronFlavour, OsInfo
@@ -17,6 +18,7 @@ __all__ = [
     "FileKind",
     "ImageSource",
     "LiveSource",
+    "LooseFilesSource",
     "NotFound",
     "OsInfo",
     "RootedSource",

@@ -314,6 +314,14 @@ class RootedSource:
             "timezone": self.timezone,
         }
 
+    def loose_files(self) -> list[str]:
+        """Files given directly to be read as definitions (manifests, exports); none in a root."""
+        return []
+
+    def display_path(self, path: str) -> str:
+        """The path to show: as it was on the original host (a root's own view)."""
+        return path
+
     def evidence(
         self,
         info: FileInfo,
@@ -328,8 +336,8 @@ class RootedSource:
         return Evidence(
             source_kind=self.kind,
             host=self.host,
-            path=info.path,
-            related=related,
+            path=self.display_path(info.path),
+            related=tuple(self.display_path(p) for p in related),
             line=line,
             offset=offset,
             sha256=sha256,
@@ -343,7 +351,9 @@ class RootedSource:
 
     def path_evidence(self, path: str) -> Evidence:
         """Evidence for a path that could not be stat'ed (only where it was)."""
-        return Evidence(source_kind=self.kind, host=self.host, path=normalize(path))
+        return Evidence(
+            source_kind=self.kind, host=self.host, path=self.display_path(normalize(path))
+        )
 
 
 def _os_error(exc: OSError, path: str) -> EvidenceError:
