@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
 
+from .collectors.linux.systemd_calendar import CalendarError, next_elapses, parse_calendar
 from .model import (
+    CalendarSchedule,
     CompositeSchedule,
     CronSchedule,
     DrivenSchedule,
@@ -72,6 +74,21 @@ def _cron_next(expression: str, tz_name: str, start: datetime, count: int) -> tu
         return ()
 
 
+@lru_cache(maxsize=8192)
+def _calendar_next(
+    normalized: tuple[str, ...], tz_name: str, start: datetime, count: int
+) -> tuple[datetime, ...]:
+    """systemd elapses at the earliest of all its OnCalendar events."""
+    found: set[datetime] = set()
+    for text in normalized:
+        try:
+            spec = parse_calendar(text)
+        except CalendarError:
+            continue
+        found.update(next_elapses(spec, start, zone(spec.timezone or tz_name) or UTC, count))
+    return tuple(sorted(found)[:count])
+
+
 def next_runs(
     schedule: Schedule, now: datetime, host_tz: str | None, count: int = 3
 ) -> tuple[datetime, ...]:
@@ -92,6 +109,8 @@ def next_runs(
             due = schedule.last_run + timedelta(days=schedule.period_days)
             return (max(due, start),)
         return ()
+    if isinstance(schedule, CalendarSchedule):
+        return _calendar_next(schedule.normalized, host_tz or "UTC", start, count)
     if isinstance(schedule, CompositeSchedule):
         merged = sorted(
             {t for part in schedule.parts for t in next_runs(part, now, host_tz, count)}

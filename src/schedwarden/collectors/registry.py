@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from .base import Collector
-from .linux import anacron, cron, cron_backup, periodic
+from .linux import anacron, cron, cron_backup, periodic, systemd_timer
 
 COLLECTORS: tuple[Collector, ...] = (
     cron.COLLECTOR,
     cron_backup.COLLECTOR,
     periodic.COLLECTOR,
     anacron.COLLECTOR,
+    systemd_timer.COLLECTOR,
 )

@@ -179,7 +179,12 @@ Schedule = (
 
 @dataclass(frozen=True, slots=True)
 class ExecAction:
-    """A program the scheduler starts; `stdin` is what cron feeds it after the first `%`."""
+    """A program the scheduler starts; `stdin` is what cron feeds it after the first `%`.
+
+    `phase` names the step for schedulers with several (systemd's ExecStartPre, ExecStart...);
+    `prefixes` keeps systemd's command prefixes; `argv0` is the process name set with `@`, when
+    it differs from the executable (a masquerade).
+    """
 
     kind: ClassVar[str] = "exec"
     command_line: str
@@ -188,6 +193,9 @@ class ExecAction:
     working_dir: str | None = None
     stdin: str | None = None
     shell: str | None = None
+    phase: str | None = None
+    prefixes: str | None = None
+    argv0: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

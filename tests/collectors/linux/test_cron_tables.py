@@ -67,6 +67,9 @@ def test_system_crontab_full_record(make_root: MakeRoot) -> None:
                 "working_dir": None,
                 "stdin": None,
                 "shell": "/bin/sh",
+                "phase": None,
+                "prefixes": None,
+                "argv0": None,
             }
         ],
         "effective": {

@@ -30,6 +30,8 @@ CRON_LINES = {
     "/etc/cron.d/sysstat": 2,
     "/etc/cron.d/tiger": 1,
 }
+# .timer files in lib/systemd/system (templates such as pg_dump@.timer included once).
+TIMERS = 37
 # Files per periodic folder, the `.placeholder` of cron-daemon-common included.
 PERIODIC_FILES = {"hourly": 1, "daily": 24, "weekly": 8, "monthly": 3, "yearly": 1}
 
@@ -50,13 +52,19 @@ def test_debian_benign_root_audits_clean_with_every_job() -> None:
     assert dict(periodic) == PERIODIC_FILES
     # systemd-cron's anacrontab has its three standard lines commented out.
     assert not [j for j in report.jobs if j.mechanism is Mechanism.ANACRON]
-    assert len(report.jobs) == sum(CRON_LINES.values()) + sum(PERIODIC_FILES.values())
+    timers = [j for j in report.jobs if j.mechanism is Mechanism.SYSTEMD_TIMER]
+    assert len(timers) == TIMERS
+    assert len(report.jobs) == sum(CRON_LINES.values()) + sum(PERIODIC_FILES.values()) + TIMERS
 
 
 def test_debian_benign_root_effective_and_schedules() -> None:
     report = run_audit(corpus_path("linux", "debian-benign-root"))
     assert report.source["cron_daemon"] == "debian-cron"  # inferred from cron-daemon-common
-    dormant = sorted(j.name for j in report.jobs if j.effective.runs is not True)
+    dormant = sorted(
+        j.name
+        for j in report.jobs
+        if j.effective.runs is not True and j.mechanism is not Mechanism.SYSTEMD_TIMER
+    )
     assert dormant == [
         f"/etc/cron.{c}/.placeholder" for c in ("daily", "hourly", "monthly", "weekly", "yearly")
     ]
@@ -73,3 +81,31 @@ def test_debian_benign_root_effective_and_schedules() -> None:
     assert logrotate.schedule.kind == "driven"
     assert logrotate.schedule.driver == "/etc/crontab:19"
     assert logrotate.next_runs[0].isoformat() == "2026-11-29T06:25:00+00:00"
+
+
+def test_debian_benign_timers_resolve_to_their_services() -> None:
+    """Every timer is tied to the unit it starts and that unit's commands; the corpus kept no
+    symlinks, so no timer is enabled and templates have no instance."""
+    report = run_audit(corpus_path("linux", "debian-benign-root"))
+    timers = {j.name: j for j in report.jobs if j.mechanism is Mechanism.SYSTEMD_TIMER}
+    for job in timers.values():
+        assert job.actions, job.name
+        assert job.effective.runs is False
+        assert job.schedule.kind in ("calendar", "monotonic", "composite"), job.name
+        assert job.evidence.path == f"/lib/systemd/system/{job.name}"
+    apt = timers["apt-daily.timer"]
+    assert [a.command_line for a in apt.actions] == [  # type: ignore[union-attr]
+        "/usr/lib/apt/apt-helper wait-online",
+        "/usr/lib/apt/apt.systemd.daily update",
+    ]
+    assert [a.phase for a in apt.actions] == ["ExecStartPre", "ExecStart"]  # type: ignore[union-attr]
+    assert apt.evidence.related == ("/lib/systemd/system/apt-daily.service",)
+    assert apt.schedule.normalized == ("*-*-* 06,18:00:00",)  # type: ignore[union-attr]
+    assert apt.schedule.persistent is True  # type: ignore[union-attr]
+    assert apt.next_runs[0].isoformat() == "2026-11-28T18:00:00+00:00"
+    assert timers["man-db.timer"].run_as == "man"
+    assert timers["cron-daily.timer"].actions[0].detail == "cron-daily.target"  # type: ignore[union-attr]
+    assert timers["pg_dump@.timer"].effective.reason == "template without an enabled instance"
+    assert timers["etckeeper.timer"].schedule.description == (
+        "15min after boot; 1d after the unit last started"
+    )
