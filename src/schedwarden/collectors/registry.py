@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Collector
-from .linux import anacron, cron, cron_backup, periodic, systemd_timer
+from .linux import anacron, cron, cron_backup, periodic, systemd_generator, systemd_timer
 
 COLLECTORS: tuple[Collector, ...] = (
     cron.COLLECTOR,
@@ -11,4 +11,5 @@ COLLECTORS: tuple[Collector, ...] = (
     periodic.COLLECTOR,
     anacron.COLLECTOR,
     systemd_timer.COLLECTOR,
+    systemd_generator.COLLECTOR,
 )

@@ -314,3 +314,36 @@ def test_global_user_timer(make_root: MakeRoot) -> None:
     assert job.run_as == "%u"
     assert job.effective.runs is True
     assert "every user" in job.effective.reason
+
+
+def test_generators_run_at_every_boot(make_root: MakeRoot) -> None:
+    """(e) 8 offline: the generator binary is the evidence, its output in /run is gone."""
+    root = make_root(
+        {
+            "etc/systemd/system-generators/dbus-helper": (
+                '#!/bin/sh\ncp /opt/x.timer "$1"\n',
+                0o755,
+            ),
+            "usr/lib/systemd/system-generators/systemd-fstab-generator": ("\x7fELF....", 0o755),
+            "usr/lib/systemd/system-generators/dbus-helper": ("#!/bin/sh\ntrue\n", 0o755),
+            "usr/lib/systemd/user-generators/notes.txt": ("not a program\n", 0o644),
+        }
+    )
+    report = run_collect(root)
+    assert report.issues == ()
+    jobs = {j.name: j for j in report.jobs if j.extra.get("generator")}
+    assert sorted(jobs) == [
+        "/etc/systemd/system-generators/dbus-helper",
+        "/usr/lib/systemd/system-generators/dbus-helper",
+        "/usr/lib/systemd/system-generators/systemd-fstab-generator",
+        "/usr/lib/systemd/user-generators/notes.txt",
+    ]
+    evil = jobs["/etc/systemd/system-generators/dbus-helper"]
+    assert evil.effective.runs is True
+    assert evil.run_as == "root"
+    assert evil.schedule.description.startswith("At every boot")
+    assert evil.extra["content_summary"] == 'cp /opt/x.timer "$1"'
+    shadowed = jobs["/usr/lib/systemd/system-generators/dbus-helper"]
+    assert shadowed.effective.runs is False
+    assert "hidden by /etc/systemd/system-generators/dbus-helper" in shadowed.effective.reason
+    assert jobs["/usr/lib/systemd/user-generators/notes.txt"].effective.runs is False
