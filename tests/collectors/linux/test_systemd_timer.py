@@ -347,3 +347,70 @@ def test_generators_run_at_every_boot(make_root: MakeRoot) -> None:
     assert shadowed.effective.runs is False
     assert "hidden by /etc/systemd/system-generators/dbus-helper" in shadowed.effective.reason
     assert jobs["/usr/lib/systemd/user-generators/notes.txt"].effective.runs is False
+
+
+def test_atomic_red_team_t1053_006_artifacts(make_root: MakeRoot) -> None:
+    """The files ART T1053.006 #1 writes (rebuilt from its own echo lines) and the transient
+    units `systemd-run [--user] --unit=Atomic-Red-Team --on-calendar '*:0/1'` leaves (#2, #3)."""
+    import re
+
+    from tests.conftest import corpus_path
+
+    text = corpus_path("atomic", "T1053.006", "T1053.006.yaml").read_text()
+    defaults = dict(re.findall(r"\n    (\w+):\n(?:      .*\n)*?      default: (\S+)", text))
+    files: dict[str, str] = {}
+    for line, target in re.findall(r'echo "(.*)" >>? #\{(\w+)\}', text):
+        path = defaults[target]
+        line = re.sub(r"#\{(\w+)\}", lambda m: defaults[m.group(1)], line)
+        files[path] = files.get(path, "") + line + "\n"  # `>` starts each file, `>>` appends
+    assert set(files) == {
+        "/etc/systemd/system/art-timer.service",
+        "/etc/systemd/system/art-timer.timer",
+    }
+    transient = (
+        "# This is a transient unit file, created programmatically via the systemd API. "
+        'Do not edit.\n[Unit]\nDescription=/bin/sh -c "echo \\"$(date) $(whoami)\\" '
+        '>>/tmp/log"\n\n[Timer]\nOnCalendar=*:0/1\nRemainAfterElapse=no\n'
+    )
+    service = (
+        "# This is a transient unit file, created programmatically via the systemd API. "
+        'Do not edit.\n[Service]\nExecStart=\nExecStart="/bin/sh" "-c" '
+        '"echo \\"$(date) $(whoami)\\" >>/tmp/log"\n'
+    )
+    root = make_root(
+        {
+            **{path.lstrip("/"): content for path, content in files.items()},
+            "run/systemd/transient/Atomic-Red-Team.timer": transient,
+            "run/systemd/transient/Atomic-Red-Team.service": service,
+            "run/user/1000/systemd/transient/Atomic-Red-Team.timer": transient,
+            "run/user/1000/systemd/transient/Atomic-Red-Team.service": service,
+        }
+    )
+    _link(
+        root,
+        "etc/systemd/system/timers.target.wants/art-timer.timer",
+        "/etc/systemd/system/art-timer.timer",
+    )
+    report = run_audit(root)
+    assert report.issues == ()
+    timers = _timers(report.jobs)
+    assert sorted(timers) == [
+        "Atomic-Red-Team.timer",
+        "art-timer.timer",
+        "user:alice/Atomic-Red-Team.timer",
+    ]
+    art = timers["art-timer.timer"]
+    assert _execs(art)[0].command_line == "/bin/touch /tmp/art-systemd-timer-marker"
+    assert art.schedule.normalized == ("*-*-* *:*:00",)  # type: ignore[union-attr]
+    assert art.effective.runs is True
+    for name, user in (
+        ("Atomic-Red-Team.timer", "root"),
+        ("user:alice/Atomic-Red-Team.timer", "alice"),
+    ):
+        job = timers[name]
+        assert job.run_as == user
+        assert job.extra["transient"] is True
+        assert job.effective.runs is True
+        [action] = _execs(job)
+        assert action.executable == "/bin/sh"
+        assert action.arguments == ("-c", 'echo "$(date) $(whoami)" >>/tmp/log')
