@@ -13,10 +13,8 @@ from .collectors.base import CollectContext, Collector
 from .collectors.registry import COLLECTORS
 from .model import AuditReport, Finding, Issue, ScheduledJob, Severity
 from .sources import RootedSource
-from .timing import next_runs
 
 TOOL = {"name": "schedwarden", "version": __version__}
-NEXT_RUNS = 3
 
 
 def collect(
@@ -27,19 +25,18 @@ def collect(
 ) -> AuditReport:
     """Inventory only: every job of every mechanism, with issues, and next run times."""
     now = now or datetime.now(UTC)
-    context = CollectContext(source=source, now=now)
-    host_tz = source.timezone
+    context = CollectContext(source=source, now=now, host_timezone=source.timezone)
     jobs: list[ScheduledJob] = []
     issues: list[Issue] = []
     for collector in collectors:
         try:
             for record in collector.collect(context):
                 if isinstance(record, ScheduledJob):
-                    jobs.append(
-                        replace(
-                            record, next_runs=next_runs(record.schedule, now, host_tz, NEXT_RUNS)
-                        )
-                    )
+                    if not record.next_runs:  # collectors may fill it themselves (cheaper)
+                        upcoming = context.next_runs(record.schedule)
+                        if upcoming:
+                            record = replace(record, next_runs=upcoming)
+                    jobs.append(record)
                 else:
                     issues.append(record)
         except Exception as exc:  # a collector bug must not end the scan

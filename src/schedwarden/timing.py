@@ -8,6 +8,7 @@ reported in UTC. Results are cached: hosts repeat the same few expressions thous
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,11 @@ from .model import (
 
 _OPTIONS = Options()
 _OPTIONS.use_24hour_time_format = True
+
+# cron-descriptor re-reads its translation catalogue for every expression (most of its cost on a
+# host with thousands of distinct schedules); one catalogue per locale is enough.
+_descriptor_module = importlib.import_module("cron_descriptor.ExpressionDescriptor")
+_descriptor_module.GetText = lru_cache(maxsize=8)(_descriptor_module.GetText)  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=8192)
@@ -53,6 +59,7 @@ MACRO_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=256)
 def zone(name: str | None) -> ZoneInfo | None:
     """A time zone by IANA name; None for a missing, malformed or unknown name."""
     if not name or name.startswith("/") or ".." in name:

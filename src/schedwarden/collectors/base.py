@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..model import Evidence, Issue, Mechanism, ScheduledJob
+from ..model import Evidence, Issue, Mechanism, Schedule, ScheduledJob
 from ..sources import FileContent, FileInfo, NotFound, RootedSource, SourceError
+from ..timing import next_runs
 
 CollectorOutput = Iterator[ScheduledJob | Issue]
 
@@ -18,6 +19,11 @@ class CollectContext:
 
     source: RootedSource
     now: datetime
+    host_timezone: str | None = None
+
+    def next_runs(self, schedule: Schedule, count: int = 3) -> tuple[datetime, ...]:
+        """The next run times (UTC) of a schedule on this host, from the time of the run."""
+        return next_runs(schedule, self.now, self.host_timezone, count)
 
     def list_dir(self, path: str) -> list[str] | Issue:
         """Names in a folder; none when it does not exist; an Issue when it cannot be used."""

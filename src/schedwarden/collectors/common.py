@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 
 from ..model import Effective, ExecAction
 
 RAW_EXCERPT_CAP = 4096
+_NEEDS_SPLITTING = re.compile(r"[\\'\"]")
 
 
 def exec_action(
@@ -18,10 +20,7 @@ def exec_action(
     working_dir: str | None = None,
 ) -> ExecAction:
     """The executable and arguments as a POSIX shell would split them (nothing is expanded)."""
-    try:
-        words = shlex.split(command_line, comments=False, posix=True)
-    except ValueError:
-        words = command_line.split()
+    words = split_words(command_line)
     return ExecAction(
         command_line=command_line,
         executable=words[0] if words else None,
@@ -30,6 +29,38 @@ def exec_action(
         stdin=stdin,
         shell=shell,
     )
+
+
+_WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\.)+""", re.S)
+_PART = re.compile(r"""'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([^'"\\]+)""", re.S)
+_DOUBLE_QUOTED_ESCAPE = re.compile(r"""\\([$`"\\\n])""")
+
+
+def split_words(command: str) -> list[str]:
+    """Words as a POSIX shell splits them, quotes removed, nothing expanded (shlex's rules; a
+    regex does it in a fraction of shlex's time, which matters on hosts with 50,000 jobs)."""
+    if not _NEEDS_SPLITTING.search(command):
+        return command.split()
+    words = []
+    covered = 0
+    for match in _WORD.finditer(command):
+        covered += match.end() - match.start()
+        words.append("".join(_unquote(part) for part in _PART.finditer(match.group(0))))
+    if covered != len(command) - sum(1 for c in command if c.isspace()):
+        try:  # an unterminated quote: let shlex say what it makes of it
+            return shlex.split(command, posix=True)
+        except ValueError:
+            return command.split()
+    return words
+
+
+def _unquote(part: re.Match[str]) -> str:
+    single, double, escaped, plain = part.groups()
+    if single is not None:
+        return single
+    if double is not None:
+        return _DOUBLE_QUOTED_ESCAPE.sub(r"\1", double)
+    return escaped if escaped is not None else plain
 
 
 def excerpt(text: str) -> str:

@@ -37,6 +37,12 @@ class Evidence:
     mode: str | None = None
     mtime: datetime | None = None
 
+    def at(self, line: int | None, offset: int | None) -> Evidence:
+        """The same file's evidence at another line (cheap: called once per job of a table)."""
+        return Evidence(self.source_kind, self.host, self.path, self.related, line, offset,
+                        self.sha256, self.owner, self.group, self.uid, self.gid, self.mode,
+                        self.mtime)  # fmt: skip
+
 
 # ---------------------------------------------------------------------------------------------
 # Schedules: one variant per kind of "when"

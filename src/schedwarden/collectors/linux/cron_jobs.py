@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ...model import (
     TECHNIQUE_OF_MECHANISM,
@@ -32,27 +33,33 @@ def host_flavours(ctx: CollectContext) -> tuple[CronFlavour, ...]:
 
 
 def cron_schedule(entry: CronEntry, timezone: str | None) -> CronSchedule | MacroSchedule:
-    if entry.macro is not None:
+    return _schedule(entry.schedule_text, entry.randomized, timezone)
+
+
+@lru_cache(maxsize=16384)
+def _schedule(text: str, randomized: bool, timezone: str | None) -> CronSchedule | MacroSchedule:
+    """Schedules are immutable and hosts repeat a few thousand of them: build each once."""
+    if text.startswith("@"):
         return MacroSchedule(
-            macro=entry.macro,
-            description=MACRO_DESCRIPTIONS[entry.macro],
-            expression=MACROS[entry.macro],
+            macro=text,
+            description=MACRO_DESCRIPTIONS[text],
+            expression=MACROS[text],
             timezone=timezone,
         )
-    assert entry.fields is not None
-    description = describe_cron(entry.schedule_text)
-    if entry.randomized:
+    minute, hour, day_of_month, month, day_of_week = text.split(" ")
+    description = describe_cron(text)
+    if randomized:
         description += " (fields with '~' take a random value when cron loads the table)"
     return CronSchedule(
-        expression=entry.schedule_text,
-        minute=entry.fields[0],
-        hour=entry.fields[1],
-        day_of_month=entry.fields[2],
-        month=entry.fields[3],
-        day_of_week=entry.fields[4],
+        expression=text,
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month=month,
+        day_of_week=day_of_week,
         description=description,
         timezone=timezone,
-        randomized=entry.randomized,
+        randomized=randomized,
     )
 
 
@@ -107,6 +114,7 @@ def table_jobs(
         file_objection[flavour] = objection
     user_uid = accounts.users[user].uid if user in accounts.users else None
     related = (info.real_path,) if info.real_path != path else ()
+    evidence = source.evidence(info, sha256=content.sha256, related=related)
     seen: Counter[tuple[str, ...]] = Counter()
     for entry in table.entries:
         run_as = entry.user if system else user
@@ -139,22 +147,22 @@ def table_jobs(
         if extra:
             job_extra.update(extra)
         hidden_text = any(c in entry.command_raw for c in "\r\x1b") or entry.after_nul is not None
+        schedule = cron_schedule(entry, timezone)
         yield ScheduledJob(
             job_id=make_job_id(Mechanism.CRON, path, *key, str(seen[key])),
             mechanism=Mechanism.CRON,
             technique=TECHNIQUE_OF_MECHANISM[Mechanism.CRON],
             name=f"{path}:{entry.line}",
             run_as=run_as,
-            schedule=cron_schedule(entry, timezone),
+            schedule=schedule,
             actions=(
                 exec_action(entry.command, stdin=entry.stdin, shell=env.get("SHELL", "/bin/sh")),
             ),
             effective=effective,
-            evidence=source.evidence(
-                info, line=entry.line, offset=entry.offset, sha256=content.sha256, related=related
-            ),
+            evidence=evidence.at(entry.line, entry.offset),
             environment=entry.environment,
             hidden=hidden_text or entry.no_log,
             raw=excerpt(entry.raw),
+            next_runs=ctx.next_runs(schedule),
             extra=job_extra,
         )

@@ -140,7 +140,7 @@ def parse_table(data: bytes, *, system: bool) -> ParsedTable:
         if index == last_index and not raw_bytes:
             break
         eof_no_newline = index == last_index
-        pieces = raw_bytes.split(b"\x00")
+        pieces = raw_bytes.split(b"\x00") if b"\x00" in raw_bytes else [raw_bytes]
         piece_offset = offset
         for piece_index, piece in enumerate(pieces):
             text = piece.decode("utf-8", "surrogateescape")
@@ -156,7 +156,7 @@ def parse_table(data: bytes, *, system: bool) -> ParsedTable:
                 piece_offset += len(piece) + 1
                 continue
             garbage = 0
-            assignment = parse_env_line(text)
+            assignment = parse_env_line(text) if "=" in text else None
             if assignment is not None:
                 if eof_no_newline and piece_index == len(pieces) - 1:
                     table.errors.append(
