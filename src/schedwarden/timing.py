@@ -123,6 +123,6 @@ def next_runs(
             {t for part in schedule.parts for t in next_runs(part, now, host_tz, count)}
         )
         return tuple(merged[:count])
-    if isinstance(schedule, OneShotSchedule):
-        return (schedule.at,) if schedule.at >= now else ()
+    if isinstance(schedule, OneShotSchedule):  # overdue: the scheduler runs it at once
+        return (max(schedule.at, start),)
     return ()

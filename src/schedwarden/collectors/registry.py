@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .base import Collector
-from .linux import anacron, cron, cron_backup, periodic, systemd_generator, systemd_timer
+from .linux import anacron, at, cron, cron_backup, periodic, systemd_generator, systemd_timer
 
 COLLECTORS: tuple[Collector, ...] = (
     cron.COLLECTOR,
     cron_backup.COLLECTOR,
     periodic.COLLECTOR,
     anacron.COLLECTOR,
+    at.COLLECTOR,
     systemd_timer.COLLECTOR,
     systemd_generator.COLLECTOR,
 )
