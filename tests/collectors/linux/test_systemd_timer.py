@@ -414,3 +414,21 @@ def test_atomic_red_team_t1053_006_artifacts(make_root: MakeRoot) -> None:
         [action] = _execs(job)
         assert action.executable == "/bin/sh"
         assert action.arguments == ("-c", 'echo "$(date) $(whoami)" >>/tmp/log')
+
+
+def test_systemctl_link_from_outside_the_search_path(make_root: MakeRoot) -> None:
+    """linux.md §b 29: `systemctl link /tmp/x.timer` leaves only a link in /etc/systemd/system."""
+    root = make_root(
+        {
+            "tmp/x.timer": "[Timer]\nOnCalendar=minutely\n",
+            "tmp/x.service": "[Service]\nExecStart=/tmp/payload\n",
+        }
+    )
+    _link(root, "etc/systemd/system/x.timer", "/tmp/x.timer")
+    _link(root, "etc/systemd/system/x.service", "/tmp/x.service")
+    _link(root, "etc/systemd/system/timers.target.wants/x.timer", "/tmp/x.timer")
+    [job] = _timers(run_collect(root).jobs).values()
+    assert job.evidence.path == "/etc/systemd/system/x.timer"
+    assert "/tmp/x.timer" in job.evidence.related
+    assert _execs(job)[0].executable == "/tmp/payload"
+    assert job.effective.runs is True
