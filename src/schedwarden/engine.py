@@ -49,6 +49,7 @@ def collect(
                     source.path_evidence("/"),
                 )
             )
+    issues += [context.issue_from(problem) for problem in source.problems()]
     described = dict(source.describe())
     described["collected_at"] = now.isoformat().replace("+00:00", "Z")
     return AuditReport(tool=TOOL, source=described, jobs=tuple(jobs), issues=tuple(issues))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -106,3 +107,14 @@ def test_live_host_audit_runs(monkeypatch: object) -> None:
     assert code in (0, 3)
     document = json.loads(out)
     assert document["source"]["kind"] == "live"
+
+
+def test_unreadable_subfolder_of_loose_files_is_an_issue(tmp_path: Path) -> None:
+    (tmp_path / "manifests" / "loop").mkdir(parents=True)
+    os.symlink("loop", tmp_path / "manifests" / "loop" / "self")
+    os.symlink("/nonexistent-target", tmp_path / "manifests" / "dangling.yaml")
+    code, out, _ = _run("collect", str(tmp_path / "manifests"), "-f", "json")
+    document = json.loads(out)
+    assert code == 3
+    assert document["source"]["kind"] == "file"
+    assert {i["code"] for i in document["issues"]} == {"DANGLING_SYMLINK"}

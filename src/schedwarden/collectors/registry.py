@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Collector
+from .k8s import cronjob
 from .linux import anacron, at, cron, cron_backup, periodic, systemd_generator, systemd_timer
 
 COLLECTORS: tuple[Collector, ...] = (
@@ -13,4 +14,5 @@ COLLECTORS: tuple[Collector, ...] = (
     at.COLLECTOR,
     systemd_timer.COLLECTOR,
     systemd_generator.COLLECTOR,
+    cronjob.COLLECTOR,
 )

@@ -27,12 +27,22 @@ class LooseFilesSource(RootedSource):
         self.single = None if os.path.isdir(path) else os.path.basename(path)
         super().__init__(path if self.single is None else os.path.dirname(path), read_cap)
         self.walk_problems: list[SourceError] = []
+        self._files: list[str] | None = None
 
     def loose_files(self) -> list[str]:
-        """Paths (inside this source) of every regular file given: the file, or the folder's tree
-        walked breadth-first without following links, to a bounded depth and count."""
+        """Paths (inside this source) of every file given: the file, or the folder's tree walked
+        breadth-first, to a bounded depth and count, without descending through links (a link to
+        a file is listed, and a dangling one too, so that its reader reports it)."""
         if self.single is not None:
             return ["/" + self.single]
+        if self._files is None:
+            self._files = self._walk()
+        return self._files
+
+    def problems(self) -> list[SourceError]:
+        return list(self.walk_problems)
+
+    def _walk(self) -> list[str]:
         found: list[str] = []
         pending: list[tuple[str, int]] = [("/", 0)]
         while pending and len(found) < MAX_FILES:
@@ -51,7 +61,9 @@ class LooseFilesSource(RootedSource):
                     continue
                 if kind is FileKind.DIRECTORY and depth < MAX_DEPTH:
                     pending.append((path, depth + 1))
-                elif kind in (FileKind.REGULAR, FileKind.SYMLINK):
+                elif kind is FileKind.REGULAR or (
+                    kind is FileKind.SYMLINK and not self.is_dir(path)  # links to folders: skip
+                ):
                     found.append(path)
         return found[:MAX_FILES]
 

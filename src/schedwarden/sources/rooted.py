@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from ..model import Evidence, SourceKind
 from .accounts import Accounts, parse_group, parse_passwd
-from .errors import EvidenceError, NotFound
+from .errors import EvidenceError, NotFound, SourceError
 from .fileinfo import FileContent, FileInfo, FileKind
 from .osinfo import CRON_MARKERS, FAMILY_MARKERS, OsInfo, parse_os_release
 
@@ -316,6 +316,10 @@ class RootedSource:
 
     def loose_files(self) -> list[str]:
         """Files given directly to be read as definitions (manifests, exports); none in a root."""
+        return []
+
+    def problems(self) -> list[SourceError]:
+        """Problems the source met on its own (walking a folder of loose files), to report."""
         return []
 
     def display_path(self, path: str) -> str:

@@ -285,7 +285,7 @@ def _parse_entry(
             if match is None:
                 raise FieldError(index, "")
             token = match.group(0)
-            randomized |= _check_field(index, token)
+            randomized |= check_field(index, token)
             parts.append(token)
             pos = match.end()
         fields = (parts[0], parts[1], parts[2], parts[3], parts[4])
@@ -331,7 +331,7 @@ def _parse_entry(
 
 
 @lru_cache(maxsize=4096)
-def _check_field(index: int, token: str) -> bool:
+def check_field(index: int, token: str) -> bool:
     """Validate one time field as cronie's get_list does; True when it uses `~` (random)."""
     low, high = _BOUNDS[index]
     randomized = False

@@ -1,0 +1,1 @@
+"""Kubernetes collectors: CronJobs read from manifests and `kubectl get -o json|yaml` dumps."""
