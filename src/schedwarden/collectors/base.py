@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..model import Evidence, Issue, Mechanism, Schedule, ScheduledJob
-from ..sources import FileContent, FileInfo, NotFound, RootedSource, SourceError
+from ..sources import FileContent, FileInfo, FileKind, NotFound, RootedSource, SourceError
 from ..timing import next_runs
 
 CollectorOutput = Iterator[ScheduledJob | Issue]
@@ -24,6 +24,22 @@ class CollectContext:
     def next_runs(self, schedule: Schedule, count: int = 3) -> tuple[datetime, ...]:
         """The next run times (UTC) of a schedule on this host, from the time of the run."""
         return next_runs(schedule, self.now, self.host_timezone, count)
+
+    def distinct_folders(self, paths: Iterable[str]) -> Iterator[str | Issue]:
+        """Each existing folder among `paths` once, however many links lead to it (Alpine's
+        spool link, /lib → /usr/lib on merged-/usr hosts); an Issue for one that cannot be used."""
+        seen: set[str] = set()
+        for path in paths:
+            try:
+                info = self.source.stat(path)
+            except NotFound:
+                continue
+            except SourceError as error:
+                yield self.issue_from(error)
+                continue
+            if info.kind is FileKind.DIRECTORY and info.real_path not in seen:
+                seen.add(info.real_path)
+                yield path
 
     def list_dir(self, path: str) -> list[str] | Issue:
         """Names in a folder; none when it does not exist; an Issue when it cannot be used."""

@@ -81,18 +81,12 @@ class SpoolFacts:
 
 def collect(ctx: CollectContext) -> CollectorOutput:
     access = _at_access(ctx)
-    scanned: set[str] = set()
-    for spool in SPOOLS:
-        try:
-            real = ctx.source.stat(spool.jobs).real_path
-        except NotFound:
+    by_folder = {spool.jobs: spool for spool in SPOOLS}
+    for folder in ctx.distinct_folders(by_folder):
+        if isinstance(folder, Issue):
+            yield folder
             continue
-        except SourceError as error:
-            yield ctx.issue_from(error)
-            continue
-        if real in scanned:
-            continue  # one spool reached through a link from another layout's path
-        scanned.add(real)
+        spool = by_folder[folder]
         names = ctx.list_dir(spool.jobs)
         if isinstance(names, Issue):
             yield names

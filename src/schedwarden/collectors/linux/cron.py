@@ -15,7 +15,7 @@ https://attack.mitre.org/techniques/T1053/003/
 from __future__ import annotations
 
 from ...model import Issue, Mechanism
-from ...sources import FileKind, NotFound, SourceError
+from ...sources import FileKind, SourceError
 from ..base import CollectContext, Collector, CollectorOutput
 from .cron_jobs import table_jobs
 from .cron_rules import SPOOLS, TableKind
@@ -29,19 +29,11 @@ def collect(ctx: CollectContext) -> CollectorOutput:
     yield from _one_table(ctx, SYSTEM_CRONTAB, TableKind.SYSTEM_CRONTAB, "/etc")
     yield from _folder(ctx, CRON_D, TableKind.CRON_D)
     access = _crontab_access(ctx)
-    scanned: set[str] = set()
-    for spool in SPOOLS:
-        try:
-            real = ctx.source.stat(spool).real_path
-        except NotFound:
-            continue
-        except SourceError as error:
-            yield ctx.issue_from(error)
-            continue
-        if real in scanned:
-            continue  # Alpine: /var/spool/cron/crontabs is a link to /etc/crontabs
-        scanned.add(real)
-        yield from _folder(ctx, spool, TableKind.USER_SPOOL, access)
+    for spool in ctx.distinct_folders(SPOOLS):
+        if isinstance(spool, Issue):
+            yield spool
+        else:
+            yield from _folder(ctx, spool, TableKind.USER_SPOOL, access)
 
 
 def _folder(

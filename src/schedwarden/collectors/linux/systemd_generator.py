@@ -19,7 +19,7 @@ from ...model import (
     TriggerSchedule,
     make_job_id,
 )
-from ...sources import FileKind, SourceError
+from ...sources import FileKind
 from ..base import CollectContext, Collector, CollectorOutput
 from ..common import excerpt, exec_action
 from .periodic import summarize_script
@@ -46,16 +46,13 @@ READ_CAP = 64 * 1024
 
 
 def collect(ctx: CollectContext) -> CollectorOutput:
-    visited: set[str] = set()
     first: dict[tuple[str, str], str] = {}  # (kind, name) → the path systemd uses
-    for folder, kind in GENERATOR_DIRS:
-        try:
-            real_folder = ctx.source.stat(folder).real_path
-        except SourceError:
+    kinds = dict(GENERATOR_DIRS)
+    for folder in ctx.distinct_folders(kinds):
+        if isinstance(folder, Issue):
+            yield folder
             continue
-        if real_folder in visited:
-            continue  # /lib → /usr/lib on merged-/usr hosts
-        visited.add(real_folder)
+        kind = kinds[folder]
         names = ctx.list_dir(folder)
         if isinstance(names, Issue):
             yield names

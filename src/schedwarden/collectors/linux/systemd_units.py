@@ -117,15 +117,10 @@ class UnitIndex:
         self.scope = scope
         self.issues = issues
         self.listing: dict[str, list[str]] = {}
-        seen_real: set[str] = set()
-        for folder in scope.paths:
-            try:
-                info = ctx.source.stat(folder)
-            except SourceError:
+        for folder in ctx.distinct_folders(scope.paths):
+            if isinstance(folder, Issue):
+                issues.append(folder)
                 continue
-            if info.kind is not FileKind.DIRECTORY or info.real_path in seen_real:
-                continue  # /lib/systemd/system -> /usr/lib/systemd/system on merged-/usr hosts
-            seen_real.add(info.real_path)
             names = ctx.list_dir(folder)
             if isinstance(names, Issue):
                 issues.append(names)
