@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import Collector
 from .k8s import cronjob
 from .linux import anacron, at, cron, cron_backup, periodic, systemd_generator, systemd_timer
+from .windows import tasks
 
 COLLECTORS: tuple[Collector, ...] = (
     cron.COLLECTOR,
@@ -15,4 +16,5 @@ COLLECTORS: tuple[Collector, ...] = (
     systemd_timer.COLLECTOR,
     systemd_generator.COLLECTOR,
     cronjob.COLLECTOR,
+    tasks.COLLECTOR,
 )
