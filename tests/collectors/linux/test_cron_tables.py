@@ -248,3 +248,22 @@ def test_audit_flags_env_hijack_for_every_later_job(make_root: MakeRoot) -> None
     for finding in report.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding.evidence.line)
     assert by_rule == {"CRON_ENV_STARTUP_FILE": [5, 6], "CRON_ENV_WRITABLE_PATH": [5, 6]}
+
+
+def test_words_split_only_where_the_shell_splits_them() -> None:
+    """NBSP, \\v, \\f, \\x1c and \\r are not blanks to the shell: `/bin/sh\\xa0-c id` is one word."""
+    from schedwarden.collectors.common import split_words
+
+    assert split_words("/bin/sh\xa0-c id") == ["/bin/sh\xa0-c", "id"]
+    assert split_words("a\x1cb\x0bc d") == ["a\x1cb\x0bc", "d"]
+    assert split_words("cmd\r") == ["cmd\r"]
+    assert split_words("sh -c 'curl x | sh'\t# not a comment") == [
+        "sh",
+        "-c",
+        "curl x | sh",
+        "#",
+        "not",
+        "a",
+        "comment",
+    ]
+    assert split_words('x "unterminated y') == ["x", '"unterminated', "y"]
