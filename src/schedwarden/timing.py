@@ -100,7 +100,7 @@ def next_runs(
     schedule: Schedule, now: datetime, host_tz: str | None, count: int = 3
 ) -> tuple[datetime, ...]:
     """The next `count` run times in UTC, when the schedule alone determines them."""
-    start = now.replace(second=0, microsecond=0)
+    start = now.replace(second=0, microsecond=0) if now.second or now.microsecond else now
     if isinstance(schedule, CronSchedule):
         if schedule.randomized:
             return ()

@@ -48,7 +48,8 @@ def split_words(command: str) -> list[str]:
     for match in _WORD.finditer(command):
         covered += match.end() - match.start()
         words.append("".join(_unquote(part) for part in _PART.finditer(match.group(0))))
-    if covered != len(command) - sum(1 for c in command if c in _IFS):
+    blanks = command.count(" ") + command.count("\t") + command.count("\n")
+    if covered != len(command) - blanks:
         lexer = shlex.shlex(command, posix=True)  # an unterminated quote: shlex's reading
         lexer.whitespace, lexer.whitespace_split, lexer.commenters = _IFS, True, ""
         try:

@@ -259,11 +259,8 @@ class ScheduledJob:
 
 def make_job_id(mechanism: Mechanism, path: str, *content: str) -> str:
     """A stable id: the same definition at the same place gets the same id on every run."""
-    digest = hashlib.sha256()
-    for part in (mechanism.value, path, *content):
-        digest.update(part.encode("utf-8", "surrogateescape"))
-        digest.update(b"\x00")
-    return digest.hexdigest()[:20]
+    text = "\x00".join((mechanism.value, path, *content)) + "\x00"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
 # ---------------------------------------------------------------------------------------------
