@@ -8,11 +8,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import __version__
+from .analyzers.allowlist import Allowlist, silence
 from .analyzers.registry import ANALYZERS
+from .analyzers.sigma_rules import RulePack
 from .collectors.base import CollectContext, Collector
 from .collectors.registry import COLLECTORS
+from .enrich import analysis_context
 from .model import AuditReport, Finding, Issue, ScheduledJob, Severity
 from .sources import RootedSource
+from .store import Document, Drift, compare, document
 
 TOOL = {"name": "schedwarden", "version": __version__}
 
@@ -25,7 +29,8 @@ def collect(
 ) -> AuditReport:
     """Inventory only: every job of every mechanism, with issues, and next run times."""
     now = now or datetime.now(UTC)
-    context = CollectContext(source=source, now=now, host_timezone=source.timezone)
+    minute = now.replace(second=0, microsecond=0)  # schedules have minute resolution
+    context = CollectContext(source=source, now=minute, host_timezone=source.timezone)
     jobs: list[ScheduledJob] = []
     issues: list[Issue] = []
     for collector in collectors:
@@ -60,11 +65,25 @@ def audit(
     *,
     now: datetime | None = None,
     min_level: Severity = Severity.INFORMATIONAL,
+    rules: RulePack | None = None,
+    allowlist: Allowlist | None = None,
 ) -> AuditReport:
-    """Inventory plus findings at or above `min_level`."""
+    """Inventory plus findings at or above `min_level`: the analyzers judge the jobs with the
+    file facts they asked for, the Sigma `rules` (the built-in pack when None) and the
+    `allowlist` (jobs not on it are findings; findings it silences are dropped)."""
     report = collect(source, now=now)
+    context = analysis_context(source, report.jobs, rules=rules, allowlist=allowlist)
     findings: list[Finding] = []
     for analyzer in ANALYZERS:
-        findings.extend(analyzer.analyze(report.jobs, report.issues))
+        findings.extend(analyzer.analyze(report.jobs, report.issues, context))
+    findings = silence(findings, report.jobs, context)
     kept = tuple(f for f in findings if f.severity >= min_level)
     return replace(report, findings=kept)
+
+
+def drift(
+    baseline: Iterable[Document], source: RootedSource, *, now: datetime | None = None
+) -> tuple[AuditReport, Drift]:
+    """The inventory now, and how it differs from a baseline: jobs added, removed, changed."""
+    report = collect(source, now=now)
+    return report, compare(baseline, [document(job) for job in report.jobs])

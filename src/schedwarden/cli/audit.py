@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from .. import engine
-from ..model import Severity
+from ..analyzers.allowlist import Allowlist, AllowlistError, parse_allowlist
+from ..analyzers.sigma_rules import load_pack
+from ..model import Severity, render_untrusted
 from .common import (
     LEVELS,
     diagnose,
@@ -37,6 +40,18 @@ from .common import (
     default=None,
     help="Exit 1 when a finding at or above this level is reported.",
 )
+@click.option(
+    "--rules",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Also run the Sigma rules in this folder or file (repeatable).",
+)
+@click.option(
+    "--allowlist",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Approved-jobs policy: report jobs not on it, silence what it silences.",
+)
 def audit_command(
     path: Path | None,
     root: Path | None,
@@ -47,13 +62,35 @@ def audit_command(
     no_color: bool,
     min_level: str,
     fail_on: str | None,
+    rules_dirs: tuple[Path, ...],
+    allowlist: Path | None,
 ) -> None:
     """Every scheduled job with what runs, as whom, when, whether it really runs, and why it is
     suspicious. Exit 0 clean, 1 findings at or above --fail-on, 2 usage or source error,
     3 some evidence could not be read."""
     source = open_source(path, root)
+    policy = _allowlist(allowlist) if allowlist else None
+    pack = load_pack(list(rules_dirs)) if rules_dirs else None
     with progress(quiet, "auditing scheduled jobs…"):
-        report = engine.audit(source, min_level=Severity.parse(min_level))
+        report = engine.audit(
+            source, min_level=Severity.parse(min_level), rules=pack, allowlist=policy
+        )
     emit(report, fmt, output, no_color, source)
     diagnose(report, quiet, verbose)
+    if pack is not None and not quiet:
+        for problem in (*pack.problems, *pack.runtime_problems):
+            sys.stderr.write(f"schedwarden: rule skipped: {render_untrusted(str(problem))}\n")
     raise SystemExit(exit_code(report, Severity.parse(fail_on) if fail_on else None))
+
+
+def _allowlist(path: Path) -> Allowlist:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(
+            f"cannot read the allowlist {render_untrusted(str(path))}: {exc}"
+        ) from None
+    try:
+        return parse_allowlist(text, str(path))
+    except AllowlistError as exc:
+        raise click.UsageError(render_untrusted(str(exc))) from None

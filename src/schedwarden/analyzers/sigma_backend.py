@@ -1,0 +1,248 @@
+"""Sigma → SQL through pySigma's SQLite backend, run on the stdlib `sqlite3` (the Zircolite way).
+
+Two things the stock backend leaves to its user are done here:
+
+- Sigma compares strings without regard to case, for every alphabet; SQLite's `LIKE` and `NOCASE`
+  fold ASCII only (`Ä` ≠ `ä`). Each field is therefore stored twice: as it is, and case-folded
+  (`str.casefold`, Unicode's full folding) in a `ci:<field>` column. Case-insensitive comparisons
+  (equality, `contains`, `startswith`, `endswith`, wildcards, field references, keywords) read
+  the folded column with a folded pattern; `|cased` (GLOB), `|re`, numbers, booleans, `exists`
+  and the time modifiers read the value as it is.
+- `REGEXP` is a Python function registered on the connection: RE2 (linear time, from pySigma's own
+  dependency google-re2) when it accepts the pattern, Python's `re` otherwise (lookarounds,
+  backreferences; `rules lint` warns about those). Sigma's `re` is a search, not a full match.
+
+Nothing from a rule or from the evidence is ever executed: rule values reach SQL only as quoted,
+escaped literals produced by the backend, and rows are inserted with bound parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sigma.backends.sqlite.sqlite import sqliteBackend
+from sigma.conversion.state import ConversionState
+from sigma.modifiers import modifier_mapping
+from sigma.types import SigmaCasedString
+
+from ..model import json_safe
+
+try:  # pySigma depends on google-re2; stay usable if a platform lacks its wheel
+    import re2 as _re2
+except ImportError:  # pragma: no cover
+    _re2 = None
+
+
+def _resolve_modifier_annotations() -> None:
+    """pySigma type-checks each modifier against the annotation of its `modify` method, which
+    `typing` resolves (compiles) from pySigma's own source text the first time. Do it here, at
+    import, so that loading and running rules later compiles nothing at all."""
+    for modifier in modifier_mapping.values():
+        try:
+            modifier.__new__(modifier)._get_modify_type_hint()
+        except Exception:  # noqa: S112 - a pySigma without the cache: resolved on first use
+            continue
+
+
+_resolve_modifier_annotations()
+
+CI_PREFIX = "ci:"
+TABLE = "jobs"
+ROW_KEY = "_row"
+MAX_PATTERN = 4096
+
+
+class JobQueryBackend(sqliteBackend):
+    """The SQLite backend, reading case-folded columns for Sigma's case-insensitive matches.
+
+    `convert_rule` returns bare WHERE conditions; `JobTable` adds the log source filter."""
+
+    table = TABLE
+    fulltext_field = "Text"
+    # A null never matches a pattern: test that in SQL, before calling into Python.
+    re_expression = "({field} IS NOT NULL AND {field} REGEXP '{regex}')"
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._fold = False
+
+    @contextmanager
+    def _folding(self) -> Iterator[None]:
+        previous, self._fold = self._fold, True
+        try:
+            yield
+        finally:
+            self._fold = previous
+
+    def escape_and_quote_field(self, field: str) -> str:
+        if self._fold:
+            field = CI_PREFIX + field
+        return str(super().escape_and_quote_field(field))  # type: ignore[no-untyped-call]
+
+    def convert_value_str(
+        self,
+        s: Any,
+        state: ConversionState,
+        no_quote: bool = False,
+        glob_wildcards: bool = False,
+    ) -> str:
+        text = str(super().convert_value_str(s, state, no_quote, glob_wildcards))
+        return text.casefold() if self._fold and not glob_wildcards else text
+
+    def convert_condition_field_eq_val_str(self, cond: Any, state: ConversionState) -> Any:
+        with self._folding():
+            return super().convert_condition_field_eq_val_str(cond, state)
+
+    def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
+        with self._folding():
+            return super().convert_condition_field_eq_field(cond, state)  # type: ignore[no-untyped-call]
+
+    def convert_condition_val_str(self, cond: Any, state: ConversionState) -> Any:
+        if isinstance(cond.value, SigmaCasedString):
+            return super().convert_condition_val_str(cond, state)
+        with self._folding():
+            return super().convert_condition_val_str(cond, state)
+
+    def convert_condition_val_num(self, cond: Any, state: ConversionState) -> Any:
+        with self._folding():
+            return super().convert_condition_val_num(cond, state)
+
+    def finalize_query_default(self, rule: Any, query: str, index: int, state: Any) -> Any:
+        return query
+
+
+class RegexError(ValueError):
+    pass
+
+
+_REVIEWED: set[str] = set()
+
+
+def trust_patterns(patterns: Iterable[str]) -> None:
+    """Patterns of the built-in pack: reviewed for linear-time matching and run with Python's
+    faster `re`. Every other pattern (a user's rules) runs on RE2, which cannot backtrack."""
+    _REVIEWED.update(patterns)
+
+
+def compile_pattern(pattern: str) -> tuple[Any, bool]:
+    """A compiled search pattern and whether it runs on a backtracking engine."""
+    if pattern in _REVIEWED:
+        return _compile_python(pattern), False
+    return _compile_linear(pattern)
+
+
+@lru_cache(maxsize=4096)
+def _compile_python(pattern: str) -> Any:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise RegexError(f"invalid regular expression: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _compile_linear(pattern: str) -> tuple[Any, bool]:
+    if len(pattern) > MAX_PATTERN:
+        raise RegexError(f"regular expression longer than {MAX_PATTERN} characters")
+    if _re2 is not None:
+        try:
+            return _re2.compile(pattern), False
+        except Exception:  # noqa: S110 - RE2 refuses lookarounds and backreferences
+            pass
+    return _compile_python(pattern), True
+
+
+def _regexp(pattern: str | None, value: object) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    compiled, _ = compile_pattern(pattern)
+    text = value if isinstance(value, str) else str(value)
+    return compiled.search(text) is not None
+
+
+def sql_value(value: object) -> object:
+    """How a row value is stored: booleans as Sigma's `true`/`false`; undecodable evidence bytes
+    as the four characters `\\xNN` (as in JSON output: SQLite text must be valid UTF-8)."""
+    if value is None:
+        return None
+    if value.__class__ is str:
+        return value if value.isascii() else json_safe(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def fold_value(value: object) -> str | None:
+    if value is None:
+        return None
+    if value.__class__ is str:
+        text: str = value
+        return text.lower() if text.isascii() else json_safe(text).casefold()
+    return str(sql_value(value)).casefold()
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class JobTable:
+    """An in-memory SQLite table of rows: every field as it is, and case-folded where a rule
+    compares it without regard to case (`folded`; all fields when not given)."""
+
+    def __init__(
+        self,
+        fields: Iterable[str],
+        rows: Sequence[Mapping[str, object]],
+        folded: Iterable[str] | None = None,
+    ) -> None:
+        self.fields = tuple(dict.fromkeys(("Product", "Mechanism", *fields)))
+        fold = set(self.fields) if folded is None else set(folded)
+        self.folded = tuple(f for f in self.fields if f in fold)
+        self.connection = sqlite3.connect(":memory:")
+        self.connection.create_function("REGEXP", 2, _regexp, deterministic=True)
+        columns = [f"{quote(ROW_KEY)} INTEGER PRIMARY KEY"]
+        columns += [quote(name) for name in self.fields]
+        columns += [f"{quote(CI_PREFIX + name)} TEXT" for name in self.folded]
+        self.connection.execute(f"CREATE TABLE {TABLE} ({', '.join(columns)})")
+        placeholders = ", ".join("?" * (1 + len(self.fields) + len(self.folded)))
+        self.connection.executemany(
+            f"INSERT INTO {TABLE} VALUES ({placeholders})",  # noqa: S608 - values are bound
+            (self._values(i, row) for i, row in enumerate(rows)),
+        )
+        self.connection.execute(f"CREATE INDEX jobs_scope ON {TABLE} (Product, Mechanism)")
+
+    def _values(self, index: int, row: Mapping[str, object]) -> list[object]:
+        get = row.get
+        values: list[object] = [index]
+        values += [sql_value(get(name)) for name in self.fields]
+        values += [fold_value(get(name)) for name in self.folded]
+        return values
+
+    def select(
+        self, condition: str, product: str | None = None, service: str | None = None
+    ) -> list[int]:
+        """Row indexes where `condition` holds, within one product and mechanism if given."""
+        # The log source filter first (an index lookup), then the rule. The condition is
+        # pySigma's output: rule values in it are quoted, escaped literals.
+        scope = ["Product = ?"] if product is not None else []
+        scope += ["Mechanism = ?"] if service is not None else []
+        params = [p for p in (product, service) if p is not None]
+        where = " AND ".join([*scope, f"({condition})"])
+        sql = f"SELECT {quote(ROW_KEY)} FROM {TABLE} WHERE {where}"  # noqa: S608
+        return [r[0] for r in self.connection.execute(sql, params)]
+
+    def probe(self, expressions: Sequence[str], index: int) -> list[bool]:
+        """Which of `expressions` hold on one row (to name the part of a rule that matched)."""
+        if not expressions:
+            return []
+        selected = ", ".join(f"COALESCE(({e}), 0)" for e in expressions)
+        sql = f"SELECT {selected} FROM {TABLE} WHERE {quote(ROW_KEY)} = ?"  # noqa: S608
+        found = self.connection.execute(sql, (index,)).fetchone()
+        return [bool(v) for v in found] if found else [False] * len(expressions)
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,114 @@
+"""`schedwarden rules list|lint|test|convert|fields` and `audit --rules DIR` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from schedwarden.cli.main import main
+from tests.conftest import MakeRoot
+
+USER_RULE = """\
+title: Job runs the backup agent of a vendor we dropped
+name: USER_OLD_AGENT
+id: 6a1f4b9e-2c3d-4e5f-8a9b-0c1d2e3f4a5b
+status: test
+description: the old agent must be gone from every host
+logsource:
+  category: scheduled_job
+detection:
+  sel:
+    Executable|endswith: /oldagent
+  condition: sel
+falsepositives: [none]
+level: medium
+tags: [attack.t1053]
+remediation: Remove the old agent's job.
+cases:
+  match:
+    - Executable: /opt/vendor/oldagent
+  nomatch:
+    - Executable: /opt/vendor/newagent
+"""
+MALFORMED = USER_RULE.replace("Executable|endswith", "Executable|sometimes").replace(
+    "USER_OLD_AGENT", "USER_TYPO"
+)
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _user_rules(tmp_path: Path, malformed: bool = False) -> Path:
+    folder = tmp_path / "my-rules"
+    folder.mkdir()
+    (folder / "old_agent.yml").write_text(USER_RULE)
+    if malformed:
+        (folder / "typo.yml").write_text(MALFORMED)
+    return folder
+
+
+def test_list_shows_levels_techniques_and_the_python_rules() -> None:
+    code, out, _ = _run("rules", "list")
+    assert code == 0
+    line = next(ln for ln in out.splitlines() if ln.startswith("REVERSE_SHELL_DEV_TCP"))
+    assert "critical" in line and "T1059.004" in line
+    assert "WIN_MICROSOFT_TASK_FOREIGN_PATH" in out
+    assert "Task under \\Microsoft\\ runs" in out  # printed as written, not escaped
+    assert "WRITABLE_JOB_TARGET" in out and "CR_IN_COMMAND" in out
+    rows = json.loads(_run("rules", "list", "-f", "json")[1])
+    assert {"rule_id": "NOT_ALLOWLISTED"}.items() <= rows[-1].items()
+
+
+def test_lint_and_test_pass_on_the_pack() -> None:
+    code, out, _ = _run("rules", "lint")
+    assert code == 0
+    assert "0 error(s), 0 warning(s)" in out
+    code, out, _ = _run("rules", "test")
+    assert code == 0
+    assert out.splitlines()[-1].endswith(" passed, 0 failed")
+
+
+def test_user_rules_are_listed_linted_and_tested(tmp_path: Path) -> None:
+    folder = _user_rules(tmp_path)
+    code, out, _ = _run("rules", "list", "--rules", str(folder), "--no-builtin")
+    assert code == 0 and "USER_OLD_AGENT" in out and str(folder) in out
+    code, out, _ = _run("rules", "test", "--rules", str(folder), "--no-builtin")
+    assert (code, out.splitlines()[-1]) == (0, "2 passed, 0 failed")
+
+
+def test_a_malformed_user_rule_is_reported_by_name_and_skipped(
+    tmp_path: Path, make_root: MakeRoot
+) -> None:
+    folder = _user_rules(tmp_path, malformed=True)
+    code, out, _ = _run("rules", "lint", "--rules", str(folder))
+    assert code == 1
+    [error] = [ln for ln in out.splitlines() if ln.startswith("error:")]
+    assert "typo.yml (USER_TYPO)" in error and "sometimes" in error
+    root = make_root({"etc/cron.d/x": "0 1 * * * root /opt/vendor/oldagent --run\n"})
+    code, out, err = _run("audit", str(root), "-f", "json", "--rules", str(folder))
+    assert code == 0
+    assert "rule skipped: error:" in err and "USER_TYPO" in err
+    rules = {f["rule_id"] for f in json.loads(out)["findings"]}
+    assert "USER_OLD_AGENT" in rules
+
+
+def test_convert_through_an_installed_backend() -> None:
+    code, out, _ = _run("rules", "convert", "-t", "sqlite", "WIN_TASK_SD_MISSING")
+    assert code == 0
+    assert out.startswith("# WIN_TASK_SD_MISSING: ")
+    assert "SdMissing" in out
+    code, _, err = _run("rules", "convert", "-t", "nosuch")
+    assert code == 2 and "installed:" in err and "sqlite" in err
+    code, _, err = _run("rules", "test", "NO_SUCH_RULE")
+    assert code == 2
+
+
+def test_fields_documents_the_log_source() -> None:
+    code, out, _ = _run("rules", "fields")
+    assert code == 0
+    assert out.splitlines()[0].startswith("Product")
+    assert "Env.<NAME>" in out and "SdMissing" in out
