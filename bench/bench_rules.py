@@ -69,11 +69,17 @@ BENIGN_WINDOWS = (
     ("%windir%\\system32\\defrag.exe", ("-c", "-h", "-o")),
     ("C:\\Program Files\\Microsoft OneDrive\\OneDriveStandaloneUpdater.exe", ("/reporting",)),
     ("%windir%\\system32\\rundll32.exe", ("%windir%\\system32\\PcaSvc.dll,PcaPatchSdbTask",)),
-    ("C:\\Program Files (x86)\\Google\\Update\\GoogleUpdate.exe", ("/ua", "/installsource", "scheduler")),
+    (
+        "C:\\Program Files (x86)\\Google\\Update\\GoogleUpdate.exe",
+        ("/ua", "/installsource", "scheduler"),
+    ),
 )
 MALICIOUS_WINDOWS = (
     ("cmd.exe", ("/C", "whoami", ">", "%windir%\\Temp\\bouWFQYO.tmp", "2>&1")),
-    ("powershell.exe", ("-NoP", "-W", "Hidden", "-enc", "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA")),
+    (
+        "powershell.exe",
+        ("-NoP", "-W", "Hidden", "-enc", "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA"),
+    ),
     ("C:\\Users\\Public\\svchost.exe", ()),
 )
 
@@ -143,7 +149,9 @@ def _task(i: int, rng: random.Random) -> ScheduledJob:
         bad = rng.random() < 0.02
         exe, args = rng.choice(MALICIOUS_WINDOWS if bad else BENIGN_WINDOWS)
         actions.append(ExecAction(" ".join((exe, *args)), exe, args))
-    name = rng.choice(("\\Microsoft\\Windows\\Maintenance\\Task", "\\Vendor Updater", "\\Task")) + str(i)
+    name = rng.choice(
+        ("\\Microsoft\\Windows\\Maintenance\\Task", "\\Vendor Updater", "\\Task")
+    ) + str(i)
     return ScheduledJob(
         job_id=make_job_id(Mechanism.WINDOWS_TASK, name),
         mechanism=Mechanism.WINDOWS_TASK,
