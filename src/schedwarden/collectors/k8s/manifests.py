@@ -427,6 +427,9 @@ def _load_yaml(
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 + first_line if mark is not None else None
         detail = "; ".join(p for p in (error.context, error.problem) if p)
+        if "maximum nesting depth" in detail:  # PyYAML ≥ 6.0.4 caps flow nesting itself
+            loaded.problems.append(Problem("YAML_DEPTH_LIMIT", f"nested too deep: {detail}", line))
+            return True
         hint = " (an unrendered Helm/Go template? render it first)" if "{{" in chunk else ""
         loaded.problems.append(Problem("PARSE_ERROR", f"YAML syntax error: {detail}{hint}", line))
     except yaml.YAMLError as error:  # ReaderError: a character YAML does not allow

@@ -116,10 +116,13 @@ def table_jobs(
     related = (info.real_path,) if info.real_path != path else ()
     evidence = source.evidence(info, sha256=content.sha256, related=related)
     seen: Counter[tuple[str, ...]] = Counter()
+    effective_memo: dict[tuple[str | None, ...], Effective] = {}
+    cron, technique, table_kind = Mechanism.CRON, TECHNIQUE_OF_MECHANISM[Mechanism.CRON], kind.value
+    cronie = CronFlavour.CRONIE in flavours
     for entry in table.entries:
         run_as = entry.user if system else user
-        env = dict(entry.environment)
-        timezone = env.get("CRON_TZ") if CronFlavour.CRONIE in flavours else None
+        env = dict(entry.environment) if entry.environment else {}
+        timezone = env.get("CRON_TZ") if cronie else None
         if timezone is not None and zone(timezone) is None:
             timezone = None
         key = (entry.schedule_text, run_as or "", entry.command_raw, str(entry.no_log))
@@ -127,13 +130,18 @@ def table_jobs(
         if dormant_reason is not None:
             effective = Effective(False, dormant_reason, None)
         else:
-            verdicts: dict[str, str | None] = {}
-            for flavour in flavours:
-                verdicts[flavour.value] = file_objection[flavour] or entry_verdict(
-                    flavour, kind, entry, accounts, user_uid
+            objections = tuple(
+                file_objection[flavour] or entry_verdict(flavour, kind, entry, accounts, user_uid)
+                for flavour in flavours
+            )
+            memo = effective_memo.get(objections)
+            if memo is None:  # most entries of a file share one verdict: build it once
+                verdicts = {f.value: o for f, o in zip(flavours, objections, strict=True)}
+                memo = effective_memo[objections] = combine_verdicts(
+                    verdicts, "loaded by the cron daemon"
                 )
-            effective = combine_verdicts(verdicts, "loaded by the cron daemon")
-        job_extra: dict[str, object] = {"table": kind.value}
+            effective = memo
+        job_extra: dict[str, object] = {"table": table_kind}
         if entry.no_log:
             job_extra["no_log"] = True
         if entry.after_nul is not None:
@@ -149,9 +157,9 @@ def table_jobs(
         hidden_text = any(c in entry.command_raw for c in "\r\x1b") or entry.after_nul is not None
         schedule = cron_schedule(entry, timezone)
         yield ScheduledJob(
-            job_id=make_job_id(Mechanism.CRON, path, *key, str(seen[key])),
-            mechanism=Mechanism.CRON,
-            technique=TECHNIQUE_OF_MECHANISM[Mechanism.CRON],
+            job_id=make_job_id(cron, path, *key, str(seen[key])),
+            mechanism=cron,
+            technique=technique,
             name=f"{path}:{entry.line}",
             run_as=run_as,
             schedule=schedule,

@@ -99,6 +99,9 @@ def scopes(ctx: CollectContext) -> Iterator[Scope]:
         seen_homes.add(home)
         paths = user_paths(home, user.uid)
         own = tuple(p for p in paths if p not in GLOBAL_USER_PATHS)
+        runtime = f"/run/user/{user.uid}"
+        if not ctx.source.is_dir(home) and not ctx.source.is_dir(runtime):
+            continue  # no home and no session: nothing of this user's own to load
         if any(ctx.source.is_dir(p) for p in own):
             yield Scope(f"user:{user.name}", paths, user.name, user.uid, home, own)
 
