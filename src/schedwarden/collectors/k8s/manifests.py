@@ -9,7 +9,7 @@ items carry no `kind`) are opened by `Loaded.resources`.
 YAML is only *composed* into nodes by a `yaml.SafeLoader` subclass (or, when PyYAML has libyaml, by
 the same composer over the C parser's events); values are then built by our own code from the
 standard tags only: str, int, float, bool, null, map, seq, timestamp and binary (kept as text) and
-`<<` merges. Any other tag (`!!python/object/apply:os.system`, `!custom`) is refused and read as
+`<<` merges. Any other tag (a `!!python/object/apply:…` tag, `!custom`) is refused and read as
 null: nothing is ever constructed from a tag (reference/reliability.md K02). Aliases are counted
 while composing, and the size of each document with every alias expanded is computed from the node
 graph before any value is built, so an alias bomb costs what its text costs (K01). Nesting, nodes
