@@ -3,8 +3,8 @@
 Attackers control job names, commands and file names. A raw ESC, CR, backspace, C1 control or bidi
 override in them can rewrite what an analyst sees (hidden cron lines with `\\r`, ANSI cursor moves,
 Trojan-Source reordering). `render_untrusted` maps every such character to a visible escape and
-doubles backslashes, so the mapping is reversible and nothing in the output can be mistaken for
-real text.
+doubles a backslash where it could be read as the start of one (before `x`, `u` or another
+backslash), so the mapping stays reversible while Windows paths keep their single backslashes.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 # C0 controls, DEL, C1 controls, undecodable bytes (surrogate escapes), bidi and zero-width controls,
-# line/paragraph separators, BOM, and the backslash itself.
-_UNSAFE = re.compile(
-    "[\\\\\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\udc80-\udcff]"
-)
+# line/paragraph separators and BOM; and a backslash wherever it could start an escape: before `x`,
+# `u`, another backslash or any of those characters (whose escape begins with a backslash).
+_CONTROLS = "\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\udc80-\udcff"
+_UNSAFE = re.compile(f"\\\\(?=[xu\\\\{_CONTROLS}])|[{_CONTROLS}]")
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -25,7 +25,7 @@ def _escape_char(match: re.Match[str]) -> str:
         return "\\\\"
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not valid UTF-8 in the evidence
         return f"\\x{code - 0xDC00:02x}"
-    if code < 0x100:
+    if code < 0x80:  # C0 controls and DEL; `\\x80`..`\\xff` are kept for undecodable bytes
         return f"\\x{code:02x}"
     return f"\\u{code:04x}"
 

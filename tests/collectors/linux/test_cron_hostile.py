@@ -634,8 +634,8 @@ def test_o01_o03_table_never_emits_raw_controls(
     for shown in (
         "echo \\x1b[2J\\x1b[H ok",
         "\\x1b]52;c;ZXZpbA==\\x07",
-        "\\x1b]8;;http://x\\x1b\\\\link",
-        "echo \\x9b2J",
+        "\\x1b]8;;http://x\\x1b\\link",
+        "echo \\u009b2J",
         "\\u202eexe.txt \\u2066x\\u2069 \\u200e",
         "legit\\x0dEVIL",
         "a\\x08b",
