@@ -154,7 +154,8 @@ def table_jobs(
             job_extra["cron_tz_invalid"] = True
         if extra:
             job_extra.update(extra)
-        hidden_text = any(c in entry.command_raw for c in "\r\x1b") or entry.after_nul is not None
+        raw = entry.command_raw
+        hidden_text = "\r" in raw or "\x1b" in raw or entry.after_nul is not None
         schedule = cron_schedule(entry, timezone)
         yield ScheduledJob(
             job_id=make_job_id(cron, path, *key, str(seen[key])),
