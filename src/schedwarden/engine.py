@@ -9,12 +9,28 @@ from datetime import UTC, datetime
 
 from . import __version__
 from .analyzers.allowlist import Allowlist, silence
+from .analyzers.log_base import LogContext
+from .analyzers.log_registry import LOG_ANALYZERS
+from .analyzers.log_sigma import LogRuleSet
+from .analyzers.log_sigma import evaluate as evaluate_log_rules
 from .analyzers.registry import ANALYZERS
 from .analyzers.sigma_rules import RulePack
 from .collectors.base import CollectContext, Collector
 from .collectors.registry import COLLECTORS
 from .enrich import analysis_context
-from .model import AuditReport, Finding, Issue, ScheduledJob, Severity
+from .logs.correlate import attribute, tie, without_creation
+from .logs.reader import DEFAULT_BUDGET, read_logs
+from .logs.report import HuntReport
+from .model import (
+    AuditReport,
+    Evidence,
+    Finding,
+    Issue,
+    JobEvent,
+    ScheduledJob,
+    Severity,
+    SourceKind,
+)
 from .sources import RootedSource
 from .store import Document, Drift, compare, document
 
@@ -87,3 +103,96 @@ def drift(
     """The inventory now, and how it differs from a baseline: jobs added, removed, changed."""
     report = collect(source, now=now)
     return report, compare(baseline, [document(job) for job in report.jobs])
+
+
+def hunt(
+    paths: Iterable[str],
+    *,
+    source: RootedSource | None = None,
+    inventory: list[ScheduledJob] | None = None,
+    now: datetime | None = None,
+    min_level: Severity = Severity.INFORMATIONAL,
+    budget: float = DEFAULT_BUDGET,
+    sigma: LogRuleSet | None = None,
+) -> HuntReport:
+    """Job events from the logs under `paths`, tied to the jobs of an image (`source`) or of an
+    inventory file when given, and the findings of the log analytics and of the inventory
+    analyzers run on the task definitions the events carried (4698/4702 TaskContent), and the
+    `sigma` rules over the records the events came from."""
+    paths = list(paths)
+    now = now or datetime.now(UTC)
+    events, issues = read_logs(paths, budget=budget)
+    described: dict[str, object] = {
+        "logs": paths,
+        "hunted_at": now.isoformat().replace("+00:00", "Z"),
+    }
+    jobs: list[ScheduledJob] | None = inventory
+    if source is not None:
+        report = collect(source, now=now)
+        jobs = list(report.jobs)
+        issues += report.issues
+        described["inventory"] = dict(source.describe())
+    events = attribute(events)
+    if jobs is not None:
+        events = tie(events, jobs)
+    findings: list[Finding] = []
+    context = LogContext(jobs=jobs)
+    for analyzer in LOG_ANALYZERS:
+        try:
+            findings.extend(analyzer.analyze(events, context))
+        except Exception as exc:  # an analytic bug must not end the hunt
+            issues.append(
+                Issue(
+                    "ANALYZER_ERROR",
+                    f"log analyzer {analyzer.name} stopped: {exc!r}",
+                    Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
+                )
+            )
+    findings.extend(_definition_findings(events))
+    if sigma is not None:
+        findings.extend(evaluate_log_rules(sigma, events))
+    kept = tuple(f for f in findings if f.severity >= min_level)
+    extra: dict[str, object] = {}
+    if sigma is not None:
+        extra["sigma_rules"] = len(sigma.rules)
+    if jobs is not None:
+        tied = {e.extra.get("job_id") for e in events if e.extra.get("job_id")}
+        extra["inventory_jobs"] = len(jobs)
+        extra["inventory_jobs_with_events"] = len(tied)
+        extra["inventory_tasks_without_creation_event"] = without_creation(events, jobs)
+    return HuntReport(
+        tool=TOOL,
+        source=described,
+        events=tuple(_shown(events)),
+        findings=kept,
+        issues=tuple(issues),
+        extra=extra,
+    )
+
+
+def _definition_findings(events: Iterable[JobEvent]) -> list[Finding]:
+    """The inventory analyzers on the task definitions carried by events, once per definition."""
+    seen: dict[str, ScheduledJob] = {}
+    for event in events:
+        definition = event.extra.get("definition")
+        if isinstance(definition, ScheduledJob):
+            seen.setdefault(definition.job_id, definition)
+    if not seen:
+        return []
+    found: list[Finding] = []
+    for analyzer in ANALYZERS:
+        found.extend(analyzer.analyze(tuple(seen.values()), ()))
+    return found
+
+
+def _shown(events: Iterable[JobEvent]) -> list[JobEvent]:
+    """Events for the output: network logons only when a task event shares their session."""
+    events = list(events)
+    sessions = {
+        (e.host, e.extra.get("logon_id"))
+        for e in events
+        if e.action != "logon" and e.extra.get("logon_id")
+    }
+    return [
+        e for e in events if e.action != "logon" or (e.host, e.extra.get("logon_id")) in sessions
+    ]

@@ -9,8 +9,10 @@ from .allowlist import allowlist_command
 from .audit import audit_command
 from .baseline import baseline_command
 from .collect import collect_command
+from .hunt import hunt_command
 from .monitor import monitor_command
 from .rules import rules_command
+from .timeline import timeline_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,5 +25,7 @@ main.add_command(allowlist_command)
 main.add_command(audit_command)
 main.add_command(baseline_command)
 main.add_command(collect_command)
+main.add_command(hunt_command)
 main.add_command(monitor_command)
 main.add_command(rules_command)
+main.add_command(timeline_command)

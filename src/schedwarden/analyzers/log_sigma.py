@@ -1,0 +1,224 @@
+"""Sigma rules over the log records the readers kept (`hunt --sigma DIR`).
+
+Only rules for the log sources those records come from are used: Windows `process_creation`
+(Sysmon 1, Security 4688 mapped to Sysmon's field names), `file_event` (Sysmon 11), the registry
+categories (Sysmon 12/13/14), and the `security`, `taskscheduler` and `sysmon` services; and of
+those only rules about scheduled tasks (tagged T1053, or naming schtasks, the Tasks folders, the
+TaskCache, atsvc or the task event ids). Every other rule is skipped with a reason. The records
+are the ones the readers filtered for task activity, so a rule sees no unrelated record.
+
+Rules run through the same pySigma SQLite backend and table as the inventory rules: values from
+a rule reach SQL only as quoted literals, rows are bound parameters, nothing is executed.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
+
+from ..model import Finding, JobEvent, ScheduledJob, Severity
+from .sigma_backend import CI_PREFIX, JobQueryBackend, JobTable
+
+MAX_RULE_BYTES = 256 * 1024
+MAX_RULE_FILES = 20_000
+SERVICES = {
+    "Security": "security",
+    "Microsoft-Windows-TaskScheduler/Operational": "taskscheduler",
+    "Microsoft-Windows-Sysmon/Operational": "sysmon",
+}
+CATEGORIES = frozenset(
+    {"process_creation", "file_event", "registry_event", "registry_add", "registry_delete",
+     "registry_set", "registry_rename"}
+)  # fmt: skip
+_RELEVANT = re.compile(
+    r"t1053|schtasks|\\tasks\\|taskcache|atsvc|\b(?:4698|4699|4700|4701|4702)\b|scheduled.?task",
+    re.IGNORECASE,
+)
+_FIELD = re.compile(r"`([^`]+)`")
+
+
+@dataclass(frozen=True, slots=True)
+class LogRule:
+    rule_id: str
+    title: str
+    level: Severity
+    techniques: tuple[str, ...]
+    scope: str
+    conditions: tuple[str, ...]
+    fields: tuple[str, ...]
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogRuleSet:
+    rules: tuple[LogRule, ...]
+    skipped: tuple[str, ...]
+
+
+def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
+    """The usable rules in these files or folders (`.yml`/`.yaml`), and why the others are not."""
+    backend = JobQueryBackend()
+    rules: list[LogRule] = []
+    skipped: list[str] = []
+    files: list[Path] = []
+    for given in paths:
+        if given.is_dir():
+            files += sorted(
+                p for p in given.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+            )
+        else:
+            files.append(given)
+    for path in files[:MAX_RULE_FILES]:
+        try:
+            if path.stat().st_size > MAX_RULE_BYTES:
+                skipped.append(f"{path}: larger than {MAX_RULE_BYTES} bytes")
+                continue
+            text = path.read_text(encoding="utf-8")
+            if not _RELEVANT.search(text):
+                continue  # not about scheduled tasks: not even parsed
+            collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        except Exception as exc:  # unreadable or not YAML: that file only
+            skipped.append(
+                f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
+            continue
+        for item in collection.rules:
+            if not isinstance(item, SigmaRule) or item.errors:
+                continue
+            scope = _scope(item)
+            if scope is None:
+                continue
+            try:
+                conditions = tuple(str(q) for q in backend.convert_rule(item))  # type: ignore[no-untyped-call]
+            except Exception as exc:
+                skipped.append(f"{path}: {item.title}: cannot be converted: {exc}")
+                continue
+            fields = tuple(
+                sorted({f.removeprefix(CI_PREFIX) for c in conditions for f in _FIELD.findall(c)})
+            )
+            techniques = tuple(
+                sorted(
+                    {
+                        t.name.upper()
+                        for t in item.tags
+                        if t.namespace == "attack" and t.name.lower().startswith("t")
+                    }
+                )
+            )
+            rules.append(
+                LogRule(
+                    rule_id=f"SIGMA_{item.id}" if item.id else f"SIGMA_{item.title}",
+                    title=str(item.title),
+                    level=Severity.parse(str(item.level)) if item.level else Severity.MEDIUM,
+                    techniques=techniques,
+                    scope=scope,
+                    conditions=conditions,
+                    fields=fields,
+                    path=str(path),
+                )
+            )
+    return LogRuleSet(tuple(rules), tuple(skipped))
+
+
+def _scope(rule: SigmaRule) -> str | None:
+    source = rule.logsource
+    if (source.product or "").casefold() != "windows":
+        return None
+    if source.category:
+        category = source.category.casefold()
+        return category if category in CATEGORIES else None
+    service = (source.service or "").casefold()
+    return service if service in SERVICES.values() else None
+
+
+def rows_of(event: JobEvent) -> tuple[list[str], dict[str, object]] | None:
+    """The scopes a record belongs to and its fields (Sysmon's names), or None if not a record."""
+    channel = str(event.extra.get("channel") or "")
+    service = SERVICES.get(channel)
+    data = event.extra.get("event_data")
+    if service is None or not isinstance(data, Mapping):
+        return None
+    event_id = event.extra.get("event_id")
+    row: dict[str, object] = {
+        str(k): v if v is None or isinstance(v, str | int | float) else str(v)
+        for k, v in data.items()
+    }
+    row["EventID"] = event_id
+    row["Channel"] = channel
+    row["Computer"] = event.host
+    definition = event.extra.get("definition")
+    if isinstance(definition, ScheduledJob):
+        row["TaskContentNew" if event_id == 4702 else "TaskContent"] = definition.raw
+    scopes = [service]
+    if (service, event_id) in (("sysmon", 1), ("security", 4688)):
+        scopes.append("process_creation")
+        row.setdefault("Image", row.get("NewProcessName"))
+        row.setdefault("ParentImage", row.get("ParentProcessName"))
+        row.setdefault("User", row.get("SubjectUserName"))
+    elif (service, event_id) == ("sysmon", 11):
+        scopes.append("file_event")
+    elif service == "sysmon" and event_id in (12, 13, 14):
+        scopes.append("registry_event")
+        kind = str(row.get("EventType") or "").casefold()
+        scopes.append(
+            {
+                12: "registry_delete" if kind.startswith("delete") else "registry_add",
+                13: "registry_set",
+                14: "registry_rename",
+            }[int(str(event_id))]
+        )
+    return scopes, row
+
+
+def evaluate(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Finding]:
+    if not rules.rules:
+        return
+    scoped: dict[str, list[tuple[JobEvent, dict[str, object]]]] = {}
+    for event in events:
+        found = rows_of(event)
+        if found is not None:
+            for scope in found[0]:
+                scoped.setdefault(scope, []).append((event, found[1]))
+    by_scope: dict[str, list[LogRule]] = {}
+    for rule in rules.rules:
+        by_scope.setdefault(rule.scope, []).append(rule)
+    for scope, scope_rules in by_scope.items():
+        items = scoped.get(scope)
+        if not items:
+            continue
+        fields = {f for _, row in items for f in row} | {f for r in scope_rules for f in r.fields}
+        table = JobTable(sorted(fields), [row for _, row in items])
+        try:
+            for rule in scope_rules:
+                hits: set[int] = set()
+                for condition in rule.conditions:
+                    try:
+                        hits.update(table.select(condition))
+                    except sqlite3.Error:
+                        continue
+                for index in sorted(hits):
+                    event = items[index][0]
+                    yield Finding(
+                        rule_id=rule.rule_id,
+                        title=rule.title,
+                        severity=rule.level,
+                        techniques=rule.techniques,
+                        job_id=_job_id(event),
+                        evidence=event.evidence,
+                        message=f"Sigma rule {rule.title!r} matched {event.action} of "
+                        f"{event.job_name or 'a record'} (record {event.extra.get('record_id')})",
+                        remediation=f"See the rule in {rule.path}.",
+                    )
+        finally:
+            table.close()
+
+
+def _job_id(event: JobEvent) -> str | None:
+    value = event.extra.get("job_id")
+    return value if isinstance(value, str) else None

@@ -1,0 +1,187 @@
+"""`schedwarden hunt PATH... [--root IMAGE | --inventory FILE]`: job events and findings from logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import engine
+from ..analyzers.log_sigma import LogRuleSet, load_log_rules
+from ..logs.correlate import jobs_from_inventory
+from ..logs.reader import DEFAULT_BUDGET
+from ..logs.render import HUNT_WRITERS
+from ..logs.report import HuntReport
+from ..model import ScheduledJob, Severity, render_untrusted
+from ..sources import ImageSource
+from .common import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, LEVELS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hunt_options(func: F) -> F:
+    for decorator in reversed(
+        (
+            click.argument(
+                "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True)
+            ),
+            click.option(
+                "--root",
+                type=click.Path(path_type=Path, file_okay=False, exists=True),
+                help="Tie events to the jobs of this mounted image or collection.",
+            ),
+            click.option(
+                "--inventory",
+                type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                help="Tie events to the jobs of this `schedwarden audit -f json` file.",
+            ),
+            click.option(
+                "-f",
+                "--format",
+                "fmt",
+                type=click.Choice(sorted(HUNT_WRITERS)),
+                default="table",
+                show_default=True,
+                help="Output format.",
+            ),
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(path_type=Path),
+                help="Write to FILE instead of standard output.",
+            ),
+            click.option(
+                "--budget",
+                type=click.FloatRange(min=0.1),
+                default=DEFAULT_BUDGET,
+                show_default=True,
+                help="Seconds of parsing allowed per log file (at least 1 s per MB of it).",
+            ),
+            click.option("-q", "--quiet", is_flag=True, help="No diagnostics on stderr."),
+            click.option("--no-color", is_flag=True, help="No colors (also: NO_COLOR=1)."),
+        )
+    ):
+        func = decorator(func)
+    return func
+
+
+def run_hunt(
+    paths: tuple[Path, ...],
+    root: Path | None,
+    inventory: Path | None,
+    budget: float,
+    min_level: Severity = Severity.INFORMATIONAL,
+    sigma: LogRuleSet | None = None,
+) -> HuntReport:
+    if root is not None and inventory is not None:
+        raise click.UsageError("give either --root or --inventory, not both")
+    jobs: list[ScheduledJob] | None = None
+    if inventory is not None:
+        jobs = _inventory(inventory)
+    source = ImageSource(str(root)) if root is not None else None
+    return engine.hunt(
+        [str(p) for p in paths],
+        source=source,
+        inventory=jobs,
+        budget=budget,
+        min_level=min_level,
+        sigma=sigma,
+    )
+
+
+def _inventory(path: Path) -> list[ScheduledJob]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise click.UsageError(
+            f"cannot read the inventory {render_untrusted(str(path))}: {exc}"
+        ) from None
+    if not isinstance(document, dict) or document.get("schema") != "schedwarden.audit/1":
+        raise click.UsageError("the inventory is not a `schedwarden audit -f json` document")
+    return jobs_from_inventory(document)
+
+
+def write(
+    report: HuntReport,
+    writer: Callable[..., None],
+    output: Path | None,
+    no_color: bool,
+    inputs: tuple[Path, ...],
+) -> None:
+    if output is None:
+        color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+        writer(report, sys.stdout, color=color)
+        return
+    target = os.path.realpath(output)
+    for given in inputs:
+        real = os.path.realpath(given)
+        if target == real or target.startswith(real.rstrip("/") + "/"):
+            raise click.UsageError("refusing to write output inside the evidence")
+    with open(output, "w", encoding="utf-8", newline="") as stream:
+        writer(report, stream, color=False)
+
+
+def diagnose(report: HuntReport, quiet: bool) -> None:
+    if not quiet and report.issues:
+        sys.stderr.write(
+            f"schedwarden: {len(report.issues)} evidence problem(s); see the issues in the output\n"
+        )
+
+
+@click.command("hunt")
+@hunt_options
+@click.option(
+    "-m",
+    "--min-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="informational",
+    show_default=True,
+    help="Report findings at or above this level.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default=None,
+    help="Exit 1 when a finding at or above this level is reported.",
+)
+@click.option(
+    "--sigma",
+    "sigma_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="Also run the Sigma rules about scheduled tasks in this folder or file (repeatable).",
+)
+def hunt_command(
+    paths: tuple[Path, ...],
+    root: Path | None,
+    inventory: Path | None,
+    fmt: str,
+    output: Path | None,
+    budget: float,
+    quiet: bool,
+    no_color: bool,
+    min_level: str,
+    fail_on: str | None,
+    sigma_paths: tuple[Path, ...],
+) -> None:
+    """Every scheduled-task and cron event in EVTX and syslog files or folders (gzip, bz2, xz
+    too), with T1053 findings; with --root or --inventory, each event tied to its job. Exit 0
+    clean, 1 findings at or above --fail-on, 2 usage error, 3 some evidence could not be read."""
+    rules = load_log_rules(list(sigma_paths)) if sigma_paths else None
+    if rules is not None and not quiet:
+        sys.stderr.write(
+            f"schedwarden: {len(rules.rules)} Sigma rule(s) for task logs; "
+            f"{len(rules.skipped)} file(s) or rule(s) unusable\n"
+        )
+    report = run_hunt(paths, root, inventory, budget, Severity.parse(min_level), rules)
+    write(report, HUNT_WRITERS[fmt], output, no_color, (*paths, *((root,) if root else ())))
+    diagnose(report, quiet)
+    threshold = Severity.parse(fail_on) if fail_on else None
+    if threshold is not None and any(f.severity >= threshold for f in report.findings):
+        raise SystemExit(EXIT_FINDINGS)
+    raise SystemExit(EXIT_INCOMPLETE if report.issues else EXIT_CLEAN)

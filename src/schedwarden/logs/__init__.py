@@ -1,0 +1,1 @@
+"""Logs: EVTX and syslog readers that turn log records into `JobEvent`s (issue 7)."""

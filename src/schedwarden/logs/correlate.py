@@ -1,0 +1,128 @@
+"""Events tied to the jobs of an inventory: Windows tasks by task path (case-insensitive), cron
+runs by user and command, anacron by job name. The job id is added to the event's `extra`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..model import (
+    Effective,
+    Evidence,
+    ExecAction,
+    JobEvent,
+    Mechanism,
+    ScheduledJob,
+    SourceKind,
+    UnknownSchedule,
+)
+
+
+def task_key(name: str) -> str:
+    return "\\" + name.strip("\\").casefold()
+
+
+def _cron_key(user: str | None, command: str) -> tuple[str, str]:
+    return ((user or "").casefold(), " ".join(command.split()))
+
+
+def tie(events: Iterable[JobEvent], jobs: Sequence[ScheduledJob]) -> list[JobEvent]:
+    tasks: dict[str, str] = {}
+    crons: dict[tuple[str, str], str] = {}
+    named: dict[str, str] = {}
+    for job in jobs:
+        if job.mechanism is Mechanism.WINDOWS_TASK:
+            tasks.setdefault(task_key(job.name), job.job_id)
+        elif job.mechanism in (Mechanism.CRON, Mechanism.AT):
+            for action in job.actions:
+                if isinstance(action, ExecAction):
+                    crons.setdefault(_cron_key(job.run_as, action.command_line), job.job_id)
+        named.setdefault(job.name.casefold(), job.job_id)
+    out: list[JobEvent] = []
+    for event in events:
+        job_id: str | None = None
+        if event.job_name.startswith("\\"):
+            job_id = tasks.get(task_key(event.job_name))
+        elif event.action == "ran" and event.command is not None:
+            job_id = crons.get(_cron_key(event.actor, event.command))
+        elif event.job_name.startswith("anacron:"):
+            job_id = named.get(event.job_name[len("anacron:") :].casefold())
+        out.append(replace(event, extra={**event.extra, "job_id": job_id}) if job_id else event)
+    return out
+
+
+def jobs_from_inventory(document: Mapping[str, Any]) -> list[ScheduledJob]:
+    """The jobs of a `schedwarden.audit/1` document (`audit -f json`), as much of each as
+    correlation needs: id, mechanism, name, user, commands, location."""
+    jobs: list[ScheduledJob] = []
+    for item in document.get("jobs") or ():
+        if not isinstance(item, Mapping):
+            continue
+        try:
+            mechanism = Mechanism(str(item.get("mechanism")))
+        except ValueError:
+            continue
+        actions = tuple(
+            ExecAction(command_line=str(a.get("command_line")))
+            for a in item.get("actions") or ()
+            if isinstance(a, Mapping) and a.get("kind") == "exec"
+        )
+        where = item.get("evidence") if isinstance(item.get("evidence"), Mapping) else {}
+        assert isinstance(where, Mapping)
+        jobs.append(
+            ScheduledJob(
+                job_id=str(item.get("job_id") or ""),
+                mechanism=mechanism,
+                technique=str(item.get("technique") or ""),
+                name=str(item.get("name") or ""),
+                run_as=str(item["run_as"]) if item.get("run_as") is not None else None,
+                schedule=UnknownSchedule("from an inventory file"),
+                actions=actions,
+                effective=Effective(None, "from an inventory file"),
+                evidence=Evidence(
+                    SourceKind.FILE, str(where.get("host") or ""), str(where.get("path") or "")
+                ),
+            )
+        )
+    return jobs
+
+
+def attribute(events: Sequence[JobEvent]) -> list[JobEvent]:
+    """Task events in the session of a logged logon get the logon's account, type and source
+    address (`logon_user`, `logon_type`, `source_address`): who created or changed the task, and
+    from where."""
+    logons: dict[tuple[str, str], JobEvent] = {}
+    for event in events:
+        logon_id = str(event.extra.get("logon_id") or "")
+        if event.action == "logon" and logon_id:
+            logons[(event.host.casefold(), logon_id)] = event
+    if not logons:
+        return list(events)
+    out: list[JobEvent] = []
+    for event in events:
+        logon = logons.get((event.host.casefold(), str(event.extra.get("logon_id") or "")))
+        if logon is None or event.action == "logon":
+            out.append(event)
+            continue
+        added = {
+            "logon_user": logon.actor,
+            "logon_type": logon.extra.get("logon_type"),
+            "source_address": logon.extra.get("source_address"),
+        }
+        out.append(replace(event, extra={**added, **event.extra}))
+    return out
+
+
+def without_creation(events: Sequence[JobEvent], jobs: Sequence[ScheduledJob]) -> list[str]:
+    """Windows tasks on disk with no registration in logs that record registrations (the
+    Security or TaskScheduler channel): created before the logs begin, or without a trace."""
+    channels = {e.extra.get("channel") for e in events}
+    if not channels & {"Security", "Microsoft-Windows-TaskScheduler/Operational"}:
+        return []
+    created = {task_key(e.job_name) for e in events if e.action in ("registered", "cmd_create")}
+    return sorted(
+        j.name
+        for j in jobs
+        if j.mechanism is Mechanism.WINDOWS_TASK and task_key(j.name) not in created
+    )

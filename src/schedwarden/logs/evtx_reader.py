@@ -1,0 +1,527 @@
+"""EVTX → `JobEvent`s through the `evtx` package (a Rust parser): Security task auditing
+(4698-4702, 4624 network logons, 4688, 5145 on `atsvc`), TaskScheduler/Operational, and Sysmon
+1/11/12/13/14 about tasks.
+
+Records are filtered on their event id (and, for the noisy process and registry ids, on a
+keyword) in the raw JSON text before it is decoded, so records no analytic needs are never
+turned into Python objects. A chunk the parser rejects and a file shorter than its header says
+are Issues with the file and offset; a per-file time budget stops a parse that runs too long.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import evtx
+
+from ..collectors.windows.definition import split_arguments
+from ..model import ExecAction, Issue, JobEvent, ScheduledJob
+from .files import evidence, issue
+from .task_content import task_from_content
+
+SECURITY = "Security"
+TASK_OPERATIONAL = "Microsoft-Windows-TaskScheduler/Operational"
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+MAX_COMPRESSED_EVTX = 1 << 30
+CHUNK_SIZE = 65536
+HEADER_SIZE = 4096
+
+SECURITY_TASK_ACTIONS = {
+    4698: "registered",
+    4699: "deleted",
+    4700: "enabled",
+    4701: "disabled",
+    4702: "updated",
+}
+OPERATIONAL_ACTIONS = {
+    106: "registered",
+    140: "updated",
+    141: "deleted",
+    142: "disabled",
+    100: "started",
+    102: "finished",
+    107: "launched",
+    108: "launched",
+    109: "launched",
+    110: "launched",
+    117: "launched",
+    118: "launched",
+    119: "launched",
+    129: "process_created",
+    200: "action_started",
+    201: "action_completed",
+    101: "failed",
+    103: "failed",
+    202: "failed",
+    203: "failed",
+    111: "terminated",
+    329: "terminated",
+    146: "failed",
+    153: "missed",
+    332: "failed",
+}
+_PROCESS = re.compile(r"schtasks|\\\\at\.exe|scheduledtask|crontab")
+_PROCESS_FIELDS = ('"Image":', '"NewProcessName":', '"CommandLine":')
+FIELD_SLICE = 2048
+# Ids only some records of which matter: a word must appear in one of the fields (lowercased,
+# their first FIELD_SLICE characters), found in the record's JSON text before it is decoded.
+KEYWORDS: Mapping[int, tuple[tuple[str, ...], re.Pattern[str]]] = {
+    1: (_PROCESS_FIELDS, _PROCESS),
+    4688: (_PROCESS_FIELDS, _PROCESS),
+    11: (('"TargetFilename":',), re.compile(r"\\\\tasks\\\\")),
+    12: (('"TargetObject":',), re.compile("taskcache")),
+    13: (('"TargetObject":',), re.compile("taskcache")),
+    14: (('"TargetObject":',), re.compile("taskcache")),
+    4624: (('"LogonType":',), re.compile(r'^"logontype":"?3\b')),
+    5145: (('"RelativeTargetName":',), re.compile("atsvc")),
+}
+_XML_FIELDS = frozenset({"TaskContent", "TaskContentNew"})
+WANTED = frozenset({*SECURITY_TASK_ACTIONS, *OPERATIONAL_ACTIONS, *KEYWORDS})
+_EVENT_ID = re.compile(r'"EventID":(?:\{[^{}]*"#text":)?"?(\d+)')
+_TASKS_FOLDER = re.compile(r"\\(?:system32|syswow64)?\\?tasks\\(.+)$", re.IGNORECASE)
+_TREE = re.compile(r"\\TaskCache\\Tree(\\.*?)(?:\\(SD|Index|Id))?$", re.IGNORECASE)
+
+
+def read_evtx(
+    path: str, stream: BinaryIO, compressed: bool, budget: float
+) -> Iterator[JobEvent | Issue]:
+    """Every task event of one EVTX file, then Issues for what could not be read."""
+    source: BinaryIO = stream
+    if compressed:
+        data = stream.read(MAX_COMPRESSED_EVTX + 1)
+        if len(data) > MAX_COMPRESSED_EVTX:
+            yield issue(
+                "LOG_OVERSIZED",
+                f"decompressed EVTX larger than {MAX_COMPRESSED_EVTX} bytes: not parsed",
+                path,
+            )
+            return
+        source = io.BytesIO(data)
+    truncated = _truncation(source)
+    if truncated is not None:
+        yield truncated_issue(path, *truncated)
+    chunks, bad = _chunk_offsets(source)
+    for position in bad:
+        yield issue(
+            "LOG_CORRUPT",
+            "EVTX chunk header not recognised; its records are lost",
+            path,
+            offset=position,
+        )
+    size = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    if not chunks and size > HEADER_SIZE:
+        yield issue("LOG_CORRUPT", "EVTX file with no readable chunk", path, offset=HEADER_SIZE)
+    try:
+        parser = evtx.PyEvtxParser(source)
+    except (OSError, RuntimeError, ValueError) as error:
+        yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
+        return
+    started = time.monotonic()
+    records = parser.records_json()
+    while True:
+        if time.monotonic() - started > budget:
+            yield issue(
+                "LOG_TIME_BUDGET",
+                f"parsing stopped after {budget:g} s; later records not read",
+                path,
+            )
+            return
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except (RuntimeError, OSError, ValueError) as error:
+            yield issue(
+                "LOG_CORRUPT",
+                f"EVTX record or chunk skipped: {error}",
+                path,
+                offset=_chunk_offset(str(error), chunks),
+            )
+            continue
+        if not isinstance(record, dict):
+            continue
+        text = str(record["data"])
+        match = _EVENT_ID.search(text)
+        if match is None:
+            continue
+        event_id = int(match.group(1))
+        if event_id not in WANTED:
+            continue
+        keywords = KEYWORDS.get(event_id)
+        if keywords is not None and not _mentions(text, *keywords):
+            continue
+        try:
+            event = json.loads(text)["Event"]
+        except (ValueError, KeyError, TypeError) as error:
+            yield issue(
+                "LOG_CORRUPT", f"record {record['event_record_id']} not decodable: {error}", path
+            )
+            continue
+        yield from _events(path, int(record["event_record_id"]), event_id, event)
+
+
+def _mentions(text: str, fields: tuple[str, ...], words: re.Pattern[str]) -> bool:
+    for name in fields:
+        start = text.find(name)
+        if start >= 0 and words.search(text[start : start + FIELD_SLICE].lower()):
+            return True
+    return False
+
+
+def truncated_issue(path: str, expected: int, actual: int) -> Issue:
+    return issue(
+        "LOG_TRUNCATED",
+        f"EVTX header announces {expected} bytes of chunks but the file has {actual}; records "
+        "after the last whole chunk are lost",
+        path,
+        offset=actual,
+    )
+
+
+def _truncation(stream: BinaryIO) -> tuple[int, int] | None:
+    """(expected, actual) sizes when the file ends before the chunks its header counts."""
+    head = stream.read(HEADER_SIZE)
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    if len(head) < 0x2C or not head.startswith(b"ElfFile\x00"):
+        return None
+    (chunks,) = struct.unpack_from("<H", head, 0x2A)
+    expected = HEADER_SIZE + chunks * CHUNK_SIZE
+    return (expected, end) if end < expected else None
+
+
+def _chunk_offsets(stream: BinaryIO) -> tuple[dict[int, int], list[int]]:
+    """First record id of each chunk → the chunk's offset in the file (from the chunk headers),
+    and the offsets of chunks whose header is neither a chunk's nor unused (all zeros)."""
+    offsets: dict[int, int] = {}
+    bad: list[int] = []
+    position = HEADER_SIZE
+    while True:
+        stream.seek(position)
+        head = stream.read(16)
+        if len(head) < 16:
+            break
+        if head.startswith(b"ElfChnk\x00"):
+            (first,) = struct.unpack_from("<Q", head, 8)
+            offsets.setdefault(first, position)
+        elif head.strip(b"\x00"):
+            bad.append(position)
+        position += CHUNK_SIZE
+    stream.seek(0)
+    return offsets, bad
+
+
+def _chunk_offset(message: str, chunks: Mapping[int, int]) -> int | None:
+    """The offset of the chunk an error of the parser names by its record ids."""
+    number = re.search(r"chunk number (\d+)", message)
+    if number is not None:
+        return HEADER_SIZE + int(number.group(1)) * CHUNK_SIZE
+    match = re.search(r"record IDs (\d+)", message)
+    return None if match is None else chunks.get(int(match.group(1)))
+
+
+def _events(
+    path: str, record_id: int, event_id: int, event: Mapping[str, Any]
+) -> Iterator[JobEvent | Issue]:
+    system = event.get("System") or {}
+    channel = str(system.get("Channel") or "")
+    data = event.get("EventData") or {}
+    if not isinstance(data, Mapping):
+        data = {}
+    host = str(system.get("Computer") or "")
+    when = _time(system)
+    where = evidence(path, host)
+    base: dict[str, object] = {
+        "channel": channel,
+        "event_id": event_id,
+        "record_id": record_id,
+        # the record's fields as the log gave them (the task XML is in `definition.raw`)
+        "event_data": {k: v for k, v in data.items() if k not in _XML_FIELDS},
+    }
+
+    def make(
+        action: str,
+        name: str,
+        actor: str | None = None,
+        command: str | None = None,
+        **extra: object,
+    ) -> JobEvent:
+        return JobEvent(
+            when,
+            host,
+            action,
+            name,
+            where,
+            actor,
+            command,
+            {**base, **{k: v for k, v in extra.items() if v not in (None, "")}},
+        )
+
+    handler = _HANDLERS.get((channel, event_id))
+    if handler is None and channel == SYSMON:
+        handler = _HANDLERS.get(("sysmon", event_id))
+    if handler is None:
+        return
+    yield from handler(data, make, path)
+
+
+Make = Callable[..., JobEvent]
+
+
+def _s(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _actor(data: Mapping[str, Any], prefix: str = "Subject") -> str | None:
+    user = _s(data, f"{prefix}UserName")
+    domain = _s(data, f"{prefix}DomainName")
+    if not user:
+        return None
+    return f"{domain}\\{user}" if domain and domain != "-" else user
+
+
+def _security_task(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent | Issue]:
+    name = _s(data, "TaskName")
+    content = _s(data, "TaskContentNew") or _s(data, "TaskContent")
+    event = make("", name, _actor(data), None, logon_id=_s(data, "SubjectLogonId").lower())
+    action = SECURITY_TASK_ACTIONS[int(event.extra["event_id"])]  # type: ignore[call-overload]
+    job: ScheduledJob | None = None
+    if content.strip():
+        parsed = task_from_content(name, content, event.evidence)
+        if isinstance(parsed, ScheduledJob):
+            job = parsed
+        else:
+            yield issue(
+                f"TASK_CONTENT_{parsed.code}",
+                f"record {event.extra['record_id']}: task XML of {name!r}: {parsed.message}",
+                path,
+            )
+    command = _command(job) if job is not None else None
+    extra: dict[str, object] = dict(event.extra)
+    for key in ("ClientProcessId", "ParentProcessId", "RpcCallClientLocality", "FQDN"):
+        if _s(data, key):
+            extra[key[0].lower() + key[1:]] = _s(data, key)
+    if job is not None:
+        extra["definition"] = job
+    yield JobEvent(
+        event.time, event.host, action, name, event.evidence, event.actor, command, extra
+    )
+
+
+def _command(job: ScheduledJob) -> str | None:
+    parts = [a.command_line for a in job.actions if isinstance(a, ExecAction)]
+    if not parts:
+        parts = [
+            f"{a.kind}: {getattr(a, 'class_id', '') or getattr(a, 'detail', '')}"
+            for a in job.actions
+        ]
+    return " && ".join(parts) or None
+
+
+def _logon(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    yield make(
+        "logon",
+        "",
+        _actor(data, "Target"),
+        None,
+        logon_id=_s(data, "TargetLogonId").lower(),
+        logon_type=_s(data, "LogonType"),
+        source_address=_s(data, "IpAddress"),
+        workstation=_s(data, "WorkstationName"),
+    )
+
+
+def _share(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    if _s(data, "RelativeTargetName").casefold().strip("\\") != "atsvc":
+        return
+    yield make(
+        "atsvc_access",
+        "",
+        _actor(data),
+        None,
+        logon_id=_s(data, "SubjectLogonId").lower(),
+        source_address=_s(data, "IpAddress"),
+        share=_s(data, "ShareName"),
+    )
+
+
+def _operational(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    event = make("", "")
+    action = OPERATIONAL_ACTIONS[int(event.extra["event_id"])]  # type: ignore[call-overload]
+    actor = _s(data, "UserContext") or _s(data, "UserName") or None
+    command = _s(data, "ActionName") or _s(data, "Path") or None
+    yield make(
+        action,
+        _s(data, "TaskName"),
+        actor,
+        command,
+        instance_id=_s(data, "InstanceId") or _s(data, "TaskInstanceId"),
+        result_code=_s(data, "ResultCode"),
+        process_id=_s(data, "ProcessID"),
+    )
+
+
+def _process(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    image = _s(data, "Image") or _s(data, "NewProcessName")
+    line = _s(data, "CommandLine")
+    intent = parse_command(image, line)
+    if intent is None:
+        return
+    action, name, command, extra = intent
+    actor = _s(data, "User") or _actor(data)
+    yield make(
+        action,
+        name,
+        actor,
+        command,
+        command_line=line,
+        image=image,
+        parent_image=_s(data, "ParentImage") or _s(data, "ParentProcessName"),
+        logon_id=(_s(data, "LogonId") or _s(data, "SubjectLogonId")).lower(),
+        **extra,
+    )
+
+
+def _file(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    target = _s(data, "TargetFilename")
+    match = _TASKS_FOLDER.search(target)
+    if match is None:
+        return
+    yield make(
+        "file_written", "\\" + match.group(1), None, None, target=target, image=_s(data, "Image")
+    )
+
+
+def _registry(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    target = _s(data, "TargetObject")
+    kind = _s(data, "EventType")
+    match = _TREE.search(target)
+    name = match.group(1) if match else ""
+    value = (match.group(2) or "") if match else ""
+    action = {
+        "deletevalue": "registry_value_deleted",
+        "deletekey": "registry_key_deleted",
+        "setvalue": "registry_value_set",
+        "createkey": "registry_key_created",
+        "renamekey": "registry_key_renamed",
+    }.get(kind.casefold(), "registry_changed")
+    yield make(
+        action,
+        name,
+        None,
+        None,
+        target=target,
+        value=value,
+        details=_s(data, "Details"),
+        image=_s(data, "Image"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Command lines that create, change, run or delete tasks
+
+
+_SCHTASKS_VERBS = {
+    "/create": "cmd_create",
+    "/delete": "cmd_delete",
+    "/change": "cmd_change",
+    "/run": "cmd_run",
+    "/end": "cmd_end",
+    "/query": "cmd_query",
+}
+_SCHTASKS_OPTIONS = {
+    "/tn": "task",
+    "/tr": "task_run",
+    "/sc": "schedule",
+    "/mo": "modifier",
+    "/ru": "run_as",
+    "/xml": "xml",
+    "/s": "remote_host",
+    "/st": "start_time",
+}
+
+
+def parse_command(image: str, line: str) -> tuple[str, str, str | None, dict[str, object]] | None:
+    """(action, task name, command, details) of a schtasks, at, crontab or
+    Register-ScheduledTask command line; None for any other process."""
+    exe = image.replace("/", "\\").rsplit("\\", 1)[-1].casefold()
+    words = split_arguments(line)
+    lowered = [w.casefold() for w in words]
+    if exe == "schtasks.exe" or any(w.endswith(("schtasks", "schtasks.exe")) for w in lowered):
+        start = next(
+            (i for i, w in enumerate(lowered) if w.endswith(("schtasks", "schtasks.exe"))), -1
+        )
+        args, low = words[start + 1 :], lowered[start + 1 :]
+        action = next((_SCHTASKS_VERBS[w] for w in low if w in _SCHTASKS_VERBS), None)
+        if action is None:
+            return None
+        options: dict[str, object] = {"tool": "schtasks"}
+        for index, word in enumerate(low[:-1]):
+            key = _SCHTASKS_OPTIONS.get(word)
+            if key is not None:
+                options[key] = args[index + 1]
+        options["force"] = "/f" in low or None
+        name = str(options.get("task", ""))
+        if name and not name.startswith("\\"):
+            name = "\\" + name
+        task_run = options.get("task_run")
+        return action, name, str(task_run) if task_run else None, options
+    if exe == "at.exe" or (lowered and lowered[0] in ("at", "at.exe")):
+        start = (
+            0
+            if exe != "at.exe"
+            else (1 if lowered and lowered[0].endswith(("at", "at.exe")) else 0)
+        )
+        args = words[start:]
+        command_words = [w for w in args if not w.startswith("/") and ":" not in w]
+        if not args:
+            return None
+        return "cmd_create", "\\At", " ".join(command_words) or None, {"tool": "at"}
+    if "register-scheduledtask" in line.casefold():
+        match = re.search(r"-TaskName\s+(?:'([^']*)'|\"([^\"]*)\"|(\S+))", line, re.IGNORECASE)
+        name = next((g for g in match.groups() if g), "") if match else ""
+        return "cmd_create", "\\" + name.lstrip("\\") if name else "", None, {"tool": "powershell"}
+    if exe == "crontab" or (lowered and lowered[0].rsplit("/", 1)[-1] == "crontab"):
+        flag = next((w for w in lowered[1:] if w in ("-r", "-e", "-l")), None)
+        action = {"-r": "crontab_deleted", "-e": "crontab_edit", "-l": "crontab_listed"}.get(
+            flag or "", "crontab_replaced"
+        )
+        return action, "crontab", None, {"tool": "crontab"}
+    return None
+
+
+_HANDLERS: dict[
+    tuple[str, int], Callable[[Mapping[str, Any], Make, str], Iterator[JobEvent | Issue]]
+] = {
+    **{(SECURITY, i): _security_task for i in SECURITY_TASK_ACTIONS},
+    (SECURITY, 4624): _logon,
+    (SECURITY, 5145): _share,
+    (SECURITY, 4688): _process,
+    **{(TASK_OPERATIONAL, i): _operational for i in OPERATIONAL_ACTIONS},
+    ("sysmon", 1): _process,
+    ("sysmon", 11): _file,
+    ("sysmon", 12): _registry,
+    ("sysmon", 13): _registry,
+    ("sysmon", 14): _registry,
+}
+
+
+def _time(system: Mapping[str, Any]) -> datetime:
+    created = system.get("TimeCreated") or {}
+    text = ""
+    if isinstance(created, Mapping):
+        attributes = created.get("#attributes") or {}
+        text = str(attributes.get("SystemTime") or "") if isinstance(attributes, Mapping) else ""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=UTC)

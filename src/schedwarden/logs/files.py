@@ -1,0 +1,89 @@
+"""Opening log evidence read-only: plain, gzip, bz2 and xz files, folders of them, rotated sets.
+
+Nothing here interprets content beyond the first bytes that tell an EVTX file from text.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import BinaryIO, cast
+
+from ..model import Evidence, Issue, SourceKind
+
+EVTX_MAGIC = b"ElfFile\x00"
+GZIP_MAGIC = b"\x1f\x8b"
+BZ2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+MAX_FILES = 100_000
+
+
+def evidence(
+    path: str, host: str = "", line: int | None = None, offset: int | None = None
+) -> Evidence:
+    return Evidence(SourceKind.FILE, host, path, line=line, offset=offset)
+
+
+def issue(
+    code: str, message: str, path: str, line: int | None = None, offset: int | None = None
+) -> Issue:
+    return Issue(code, message, evidence(path, line=line, offset=offset))
+
+
+def log_files(paths: list[str]) -> Iterator[str | Issue]:
+    """Every regular file under `paths` (folders walked in name order, links not followed into
+    folders), or an Issue for a path that cannot be visited."""
+    count = 0
+    for given in paths:
+        if os.path.isfile(given):
+            yield given
+            continue
+        if not os.path.isdir(given):
+            yield issue("LOG_UNREADABLE", "not a file or folder", given)
+            continue
+        for folder, dirs, files in os.walk(given, onerror=None, followlinks=False):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                if not os.path.isfile(path):
+                    continue
+                count += 1
+                if count > MAX_FILES:
+                    yield issue(
+                        "LOG_TOO_MANY_FILES",
+                        f"more than {MAX_FILES} files; the rest skipped",
+                        given,
+                    )
+                    return
+                yield path
+
+
+def compression(head: bytes) -> str | None:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(BZ2_MAGIC):
+        return "bz2"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    return None
+
+
+@contextmanager
+def open_log(path: str) -> Iterator[tuple[BinaryIO, str | None]]:
+    """The file opened read-only, decompressed on the fly; and the compression found."""
+    with ExitStack() as stack:
+        raw: BinaryIO = stack.enter_context(open(path, "rb"))
+        kind = compression(raw.read(8))
+        raw.seek(0)
+        stream: BinaryIO = raw
+        if kind == "gzip":
+            stream = cast(BinaryIO, stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")))
+        elif kind == "bz2":
+            stream = cast(BinaryIO, stack.enter_context(bz2.BZ2File(raw, mode="rb")))
+        elif kind == "xz":
+            stream = cast(BinaryIO, stack.enter_context(lzma.LZMAFile(raw, mode="rb")))
+        yield stream, kind

@@ -1,0 +1,124 @@
+"""Hostile inputs L01-L05 of reference/reliability.md: corrupt chunks, truncated files, a header
+that lies, a 1 MB line, NUL and invalid UTF-8; each an Issue with file and offset, within a
+time budget, and the rest of the hunt goes on."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from schedwarden.logs.reader import read_logs
+from tests.conftest import corpus_path
+
+BUDGET_SECONDS = 5.0
+
+
+@pytest.fixture
+def evtx_bytes() -> bytes:
+    return corpus_path("windows", "evtx", "task", "velociraptor", "TaskScheduler.evtx").read_bytes()
+
+
+def _read(*paths: Path) -> tuple[list, list]:  # type: ignore[type-arg]
+    started = time.monotonic()
+    events, issues = read_logs([str(p) for p in paths], budget=BUDGET_SECONDS)
+    assert time.monotonic() - started < BUDGET_SECONDS
+    return events, issues
+
+
+def test_corrupt_chunk_is_an_issue_with_offset(tmp_path: Path, evtx_bytes: bytes) -> None:
+    damaged = bytearray(evtx_bytes)
+    damaged[4096 + 600 : 4096 + 2000] = b"\xff" * 1400  # string/template tables of chunk 0
+    path = tmp_path / "corrupt.evtx"
+    path.write_bytes(bytes(damaged))
+    good = tmp_path / "good.log"
+    good.write_text("Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n")
+    events, issues = _read(path, good)
+    assert [i.code for i in issues] == ["LOG_CORRUPT"]
+    assert issues[0].evidence.path == str(path) and issues[0].evidence.offset == 4096
+    assert [e.evidence.path for e in events] == [str(good)]  # the hunt went on
+
+
+def test_bad_chunk_header(tmp_path: Path, evtx_bytes: bytes) -> None:
+    damaged = bytearray(evtx_bytes)
+    damaged[4096:4104] = b"garbage!"
+    path = tmp_path / "chunk.evtx"
+    path.write_bytes(bytes(damaged))
+    _, issues = _read(path)
+    assert issues and {i.code for i in issues} == {"LOG_CORRUPT"}
+    assert 4096 in {i.evidence.offset for i in issues}
+
+
+def test_truncated_file(tmp_path: Path, evtx_bytes: bytes) -> None:
+    path = tmp_path / "cut.evtx"
+    path.write_bytes(evtx_bytes[:30000])
+    _, issues = _read(path)
+    assert [(i.code, i.evidence.offset) for i in issues] == [("LOG_TRUNCATED", 30000)]
+
+
+def test_header_announcing_more_chunks_than_present(tmp_path: Path, evtx_bytes: bytes) -> None:
+    lying = bytearray(evtx_bytes)
+    lying[0x2A:0x2C] = (1000).to_bytes(2, "little")
+    path = tmp_path / "lying.evtx"
+    path.write_bytes(bytes(lying))
+    events, issues = _read(path)
+    assert len(events) == 20  # the real chunk is still read
+    assert [i.code for i in issues] == ["LOG_TRUNCATED"]
+
+
+def test_magic_and_zeros_and_empty_file(tmp_path: Path) -> None:
+    zeros = tmp_path / "zeros.evtx"
+    zeros.write_bytes(b"ElfFile\x00" + bytes(8192))
+    empty = tmp_path / "empty.evtx"
+    empty.write_bytes(b"")
+    events, issues = _read(zeros, empty)
+    assert not events
+    assert [(i.code, i.evidence.path) for i in issues] == [("LOG_CORRUPT", str(zeros))]
+
+
+def test_megabyte_line_nul_and_invalid_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "syslog"
+    path.write_bytes(
+        b"Nov 27 10:00:01 h CRON[1]: (root) CMD (" + b"A" * (1 << 20) + b")\n"
+        b"Nov 27 10:00:02 h CRON[2]: (root) CMD (ok\xff\x00)\n"
+    )
+    events, issues = _read(path)
+    assert [(i.code, i.evidence.line, i.evidence.offset) for i in issues] == [
+        ("LOG_LINE_TOO_LONG", 1, 0)
+    ]
+    assert len(events) == 1
+    assert events[0].command == "ok\udcff\x00"  # kept exactly; escaped only on output
+    assert events[0].evidence.line == 2 and events[0].evidence.offset == (1 << 20) + 41
+
+
+def test_time_budget_stops_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.log"
+    path.write_bytes(b"Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n" * 200_000)
+    path.write_bytes(b"Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n" * 200_000)  # 9 MB: 3 blocks
+    events, issues = read_logs([str(path)], budget=0.0)
+    assert [i.code for i in issues] == ["LOG_TIME_BUDGET"]
+    assert 0 < len(events) < 200_000  # the first block only
+    assert issues[0].evidence.line == len(events) + 1
+
+
+def test_later_chunks_are_read_after_a_corrupt_one(tmp_path: Path) -> None:
+    source = corpus_path(
+        "windows",
+        "evtx",
+        "task",
+        "hayabusa-sample-evtx",
+        "EVTX-to-MITRE-Attack",
+        "EVTX_full_APT_attack_steps",
+        "ID5145-4624-DonPAPI full extraction.evtx",
+    )
+    intact, _ = _read(source)
+    damaged = bytearray(source.read_bytes())
+    damaged[4096 + 600 : 4096 + 2000] = b"\xff" * 1400
+    path = tmp_path / "donpapi.evtx"
+    path.write_bytes(bytes(damaged))
+    events, issues = _read(path)
+    assert [(i.code, i.evidence.offset) for i in issues] == [("LOG_CORRUPT", 4096)]
+    assert 0 < len(events) <= len(intact)
+    assert not any(e.action == "updated" for e in events)  # the 4702 was in the damaged chunk
+    assert any(int(str(e.extra["record_id"])) > 300 for e in events)  # later chunks were read
