@@ -12,11 +12,11 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..model import JobEvent, Severity, render_csv_cell, render_untrusted
+from ..model import JobEvent, render_csv_cell, render_untrusted
+from ..outputs.rich_tables import cell, console_for, findings_table, issues_table
 from ..outputs.serialize import plain
 from .report import HuntReport
 from .timeline import Timeline, timelines
@@ -142,22 +142,6 @@ def write_hunt_csv(report: HuntReport, stream: TextIO, *, color: bool = False) -
         )
 
 
-def _t(text: object, style: str = "") -> Text:
-    return Text(render_untrusted("" if text is None else str(text)), style=style)
-
-
-def _console(stream: TextIO, color: bool) -> Console:
-    return Console(
-        file=stream,
-        no_color=not color,
-        highlight=False,
-        soft_wrap=False,
-        width=None if color else 200,
-        emoji=False,
-        markup=False,
-    )
-
-
 def _provenance(event: JobEvent) -> str:
     record = event.extra.get("record_id")
     where = (
@@ -168,62 +152,34 @@ def _provenance(event: JobEvent) -> str:
     return event.evidence.path + where
 
 
-SEVERITY_STYLE = {
-    Severity.CRITICAL: "bold white on red",
-    Severity.HIGH: "bold red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFORMATIONAL: "dim",
-}
-
-
 def _count(value: object) -> int:
     return len(value) if isinstance(value, list | tuple) else 0
 
 
 def write_hunt_table(report: HuntReport, stream: TextIO, *, color: bool = True) -> None:
-    console = _console(stream, color)
-    console.print(_t(f"schedwarden hunt of {_count(report.source.get('logs'))} path(s)", "bold"))
+    console = console_for(stream, color)
+    console.print(cell(f"schedwarden hunt of {_count(report.source.get('logs'))} path(s)", "bold"))
     events = Table(title="Job events")
     for column in ("time", "host", "action", "job", "actor", "command", "source"):
         events.add_column(column, overflow="fold")
     for event in report.events:
         events.add_row(
-            _t(plain(event.time)),
-            _t(event.host),
-            _t(event.action),
-            _t(event.job_name),
-            _t(event.actor),
-            _t(event.command),
-            _t(_provenance(event)),
+            cell(plain(event.time)),
+            cell(event.host),
+            cell(event.action),
+            cell(event.job_name),
+            cell(event.actor),
+            cell(event.command),
+            cell(_provenance(event)),
         )
     console.print(events)
     if report.findings:
-        findings = Table(title="Findings")
-        for column in ("severity", "rule", "source", "why"):
-            findings.add_column(column, overflow="fold")
-        for finding in sorted(report.findings, key=lambda f: f.severity, reverse=True):
-            line = finding.evidence.line
-            findings.add_row(
-                _t(finding.severity.value, SEVERITY_STYLE[finding.severity]),
-                _t(finding.rule_id),
-                _t(finding.evidence.path + (f":{line}" if line else "")),
-                _t(finding.message),
-            )
-        console.print(findings)
+        console.print(findings_table(report.findings, location="source"))
     if report.issues:
-        issues = Table(title="Evidence problems")
-        for column in ("code", "location", "message"):
-            issues.add_column(column, overflow="fold")
-        for issue in report.issues:
-            where = issue.evidence.path + (f":{issue.evidence.line}" if issue.evidence.line else "")
-            if issue.evidence.offset is not None:
-                where += f" @{issue.evidence.offset}"
-            issues.add_row(_t(issue.code), _t(where), _t(issue.message))
-        console.print(issues)
+        console.print(issues_table(report.issues))
     summary = report.summary()
     console.print(
-        _t(
+        cell(
             f"{summary['events']} events, {summary['findings']} findings, {summary['issues']} issues"
         )
     )
@@ -305,7 +261,7 @@ def write_timeline_csv(report: HuntReport, stream: TextIO, *, color: bool = Fals
 
 
 def write_timeline_table(report: HuntReport, stream: TextIO, *, color: bool = True) -> None:
-    console = _console(stream, color)
+    console = console_for(stream, color)
     for timeline in timelines(report.events):
         title = timeline.job_name + (f" (job {timeline.job_id})" if timeline.job_id else "")
         table = Table(title=Text(render_untrusted(title)), title_justify="left")
@@ -313,15 +269,15 @@ def write_timeline_table(report: HuntReport, stream: TextIO, *, color: bool = Tr
             table.add_column(column, overflow="fold")
         for event in timeline.events:
             table.add_row(
-                _t(plain(event.time)),
-                _t(event.action),
-                _t(event.actor),
-                _t(event.command),
-                _t(_provenance(event)),
+                cell(plain(event.time)),
+                cell(event.action),
+                cell(event.actor),
+                cell(event.command),
+                cell(_provenance(event)),
             )
         console.print(table)
     if report.issues:
-        console.print(_t(f"{len(report.issues)} evidence problem(s); see `schedwarden hunt`"))
+        console.print(cell(f"{len(report.issues)} evidence problem(s); see `schedwarden hunt`"))
 
 
 TIMELINE_WRITERS: dict[str, Callable[..., None]] = {
