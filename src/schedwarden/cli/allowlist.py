@@ -16,7 +16,14 @@ from .. import engine
 from ..analyzers.allowlist import dump_policy, policy_entries
 from ..enrich import analysis_context
 from ..model import render_untrusted
-from .common import _refuse_output_inside, diagnose, open_source, progress, source_options
+from .common import (
+    diagnose,
+    evidence_roots,
+    open_source,
+    progress,
+    refuse_output_inside,
+    source_options,
+)
 
 
 @click.group("allowlist")
@@ -48,7 +55,7 @@ def init_command(path: Path | None, root: Path | None, output: Path | None, quie
     if output is None:
         click.echo(text, nl=False)
     else:
-        _refuse_output_inside(output, source)
+        refuse_output_inside(output, evidence_roots(source))
         output.write_text(text, encoding="utf-8")
     diagnose(report, quiet, False)
     if not quiet:

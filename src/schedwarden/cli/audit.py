@@ -12,10 +12,10 @@ from ..analyzers.allowlist import Allowlist, AllowlistError, parse_allowlist
 from ..analyzers.sigma_rules import load_pack
 from ..model import Severity, render_untrusted
 from .common import (
-    LEVELS,
     diagnose,
     emit,
     exit_code,
+    level_options,
     open_source,
     output_options,
     progress,
@@ -26,20 +26,7 @@ from .common import (
 @click.command("audit")
 @source_options
 @output_options
-@click.option(
-    "-m",
-    "--min-level",
-    type=click.Choice(LEVELS, case_sensitive=False),
-    default="informational",
-    show_default=True,
-    help="Report findings at or above this level.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(LEVELS, case_sensitive=False),
-    default=None,
-    help="Exit 1 when a finding at or above this level is reported.",
-)
+@level_options
 @click.option(
     "--rules",
     "rules_dirs",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Protocol, TextIO, TypeVar
 
 import click
 
-from ..model import AuditReport, Severity, render_untrusted
+from ..model import AuditReport, Finding, Issue, Severity, render_untrusted
 from ..outputs.registry import WRITERS
 from ..sources import ImageSource, LiveSource, LooseFilesSource, RootedSource
 
@@ -97,23 +97,37 @@ def progress(quiet: bool, message: str) -> Any:
 def emit(
     report: AuditReport, fmt: str, output: Path | None, no_color: bool, source: RootedSource
 ) -> None:
-    writer = WRITERS[fmt]
+    write_output(report, WRITERS[fmt], output, no_color, evidence_roots(source))
+
+
+def write_output(
+    report: object,
+    writer: Callable[..., None],
+    output: Path | None,
+    no_color: bool,
+    evidence: Iterable[str],
+) -> None:
+    """stdout (colored for a terminal unless --no-color or NO_COLOR), or FILE outside the evidence."""
     if output is None:
         color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
         writer(report, sys.stdout, color=color)
         return
-    _refuse_output_inside(output, source)
+    refuse_output_inside(output, evidence)
     with open(output, "w", encoding="utf-8", newline="") as stream:
         writer(report, stream, color=False)
 
 
-def _refuse_output_inside(output: Path, source: RootedSource) -> None:
-    if isinstance(source, LiveSource):
-        return
+def evidence_roots(source: RootedSource) -> list[str]:
+    """Where output must not go: the evidence root (none for the live host)."""
+    return [] if isinstance(source, LiveSource) else [source.root]
+
+
+def refuse_output_inside(output: Path, evidence: Iterable[str]) -> None:
     target = os.path.realpath(output)
-    root = os.path.realpath(source.root)
-    if target == root or target.startswith(root.rstrip("/") + "/"):
-        raise click.UsageError("refusing to write output inside the evidence root")
+    for given in evidence:
+        root = os.path.realpath(given)
+        if target == root or target.startswith(root.rstrip("/") + "/"):
+            raise click.UsageError("refusing to write output inside the evidence root")
 
 
 def diagnose(report: AuditReport, quiet: bool, verbose: bool, stream: TextIO | None = None) -> None:
@@ -135,7 +149,33 @@ def diagnose(report: AuditReport, quiet: bool, verbose: bool, stream: TextIO | N
         stream.write(f"schedwarden: {len(report.jobs)} jobs, no evidence problems\n")
 
 
-def exit_code(report: AuditReport, fail_on: Severity | None) -> int:
+def level_options(func: F) -> F:
+    """-m/--min-level and --fail-on, as every verb that reports findings takes them."""
+    func = click.option(
+        "--fail-on",
+        type=click.Choice(LEVELS, case_sensitive=False),
+        default=None,
+        help="Exit 1 when a finding at or above this level is reported.",
+    )(func)
+    return click.option(
+        "-m",
+        "--min-level",
+        type=click.Choice(LEVELS, case_sensitive=False),
+        default="informational",
+        show_default=True,
+        help="Report findings at or above this level.",
+    )(func)
+
+
+class Reported(Protocol):
+    @property
+    def findings(self) -> Sequence[Finding]: ...
+
+    @property
+    def issues(self) -> Sequence[Issue]: ...
+
+
+def exit_code(report: Reported, fail_on: Severity | None) -> int:
     if fail_on is not None and any(f.severity >= fail_on for f in report.findings):
         return EXIT_FINDINGS
     if report.issues:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from ..logs.render import HUNT_WRITERS
 from ..logs.report import HuntReport
 from ..model import ScheduledJob, Severity, render_untrusted
 from ..sources import ImageSource
-from .common import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, LEVELS
+from .common import exit_code, level_options, write_output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,17 +112,7 @@ def write(
     no_color: bool,
     inputs: tuple[Path, ...],
 ) -> None:
-    if output is None:
-        color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-        writer(report, sys.stdout, color=color)
-        return
-    target = os.path.realpath(output)
-    for given in inputs:
-        real = os.path.realpath(given)
-        if target == real or target.startswith(real.rstrip("/") + "/"):
-            raise click.UsageError("refusing to write output inside the evidence")
-    with open(output, "w", encoding="utf-8", newline="") as stream:
-        writer(report, stream, color=False)
+    write_output(report, writer, output, no_color, [str(path) for path in inputs])
 
 
 def diagnose(report: HuntReport, quiet: bool) -> None:
@@ -135,20 +124,7 @@ def diagnose(report: HuntReport, quiet: bool) -> None:
 
 @click.command("hunt")
 @hunt_options
-@click.option(
-    "-m",
-    "--min-level",
-    type=click.Choice(LEVELS, case_sensitive=False),
-    default="informational",
-    show_default=True,
-    help="Report findings at or above this level.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(LEVELS, case_sensitive=False),
-    default=None,
-    help="Exit 1 when a finding at or above this level is reported.",
-)
+@level_options
 @click.option(
     "--sigma",
     "sigma_paths",
@@ -181,7 +157,4 @@ def hunt_command(
     report = run_hunt(paths, root, inventory, budget, Severity.parse(min_level), rules)
     write(report, HUNT_WRITERS[fmt], output, no_color, (*paths, *((root,) if root else ())))
     diagnose(report, quiet)
-    threshold = Severity.parse(fail_on) if fail_on else None
-    if threshold is not None and any(f.severity >= threshold for f in report.findings):
-        raise SystemExit(EXIT_FINDINGS)
-    raise SystemExit(EXIT_INCOMPLETE if report.issues else EXIT_CLEAN)
+    raise SystemExit(exit_code(report, Severity.parse(fail_on) if fail_on else None))
