@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
-from ..model import ExecAction, Finding, JobEvent, ScheduledJob, Severity
+from ..model import ExecAction, Finding, JobEvent, ScheduledJob, Severity, task_key
 from .log_base import LogAnalyzer, LogContext
 
 T1053_005 = ("T1053.005",)
@@ -67,10 +67,6 @@ RULES: dict[str, str] = {
     "CRONTAB_REPLACED_BY_OTHER": "Crontab replaced by an unexpected user",
     **{rule: title for rule, title, _ in TAMPERING.values()},
 }
-
-
-def task_key(name: str) -> str:
-    return "\\" + name.strip("\\").casefold()
 
 
 def _finding(

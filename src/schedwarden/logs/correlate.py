@@ -16,11 +16,8 @@ from ..model import (
     ScheduledJob,
     SourceKind,
     UnknownSchedule,
+    task_key,
 )
-
-
-def task_key(name: str) -> str:
-    return "\\" + name.strip("\\").casefold()
 
 
 def _cron_key(user: str | None, command: str) -> tuple[str, str]:

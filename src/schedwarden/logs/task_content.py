@@ -8,19 +8,17 @@ from functools import lru_cache
 from ..collectors.windows.definition import (
     TaskDefinition,
     maintenance_trigger,
-    normalized_actions,
     schedule_of,
+    task_job_id,
 )
 from ..collectors.windows.safexml import XmlProblem
 from ..collectors.windows.task_xml import parse_task_xml
-from ..collectors.windows.winpath import task_key
 from ..model import (
     TECHNIQUE_OF_MECHANISM,
     Effective,
     Evidence,
     Mechanism,
     ScheduledJob,
-    make_job_id,
 )
 
 MECHANISM = Mechanism.WINDOWS_TASK
@@ -57,13 +55,7 @@ def task_from_content(name: str, content: str, evidence: Evidence) -> ScheduledJ
     if problems:
         extra["xml_problems"] = list(problems)
     return ScheduledJob(
-        job_id=make_job_id(
-            MECHANISM,
-            task_key(name),
-            *normalized_actions(definition.actions),
-            run_as or "",
-            schedule.description,
-        ),
+        job_id=task_job_id(name, definition.actions, run_as, schedule),
         mechanism=MECHANISM,
         technique=TECHNIQUE_OF_MECHANISM[MECHANISM],
         name=name,

@@ -26,6 +26,7 @@ from .records import (
     TriggerSchedule,
     UnknownSchedule,
     make_job_id,
+    task_key,
 )
 from .report import AUDIT_SCHEMA, AuditReport
 from .text import json_safe, render_csv_cell, render_untrusted
@@ -64,5 +65,6 @@ __all__ = [
     "make_job_id",
     "render_csv_cell",
     "render_untrusted",
+    "task_key",
     "technique_url",
 ]

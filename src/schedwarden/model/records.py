@@ -263,6 +263,11 @@ def make_job_id(mechanism: Mechanism, path: str, *content: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
+def task_key(task_path: str) -> str:
+    """How Windows task paths are matched across stores and logs: Windows ignores their case."""
+    return "\\" + task_path.strip("\\").casefold()
+
+
 # ---------------------------------------------------------------------------------------------
 # Problems and verdicts
 

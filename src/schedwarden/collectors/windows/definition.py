@@ -18,11 +18,14 @@ from ...model import (
     ComHandlerAction,
     CompositeSchedule,
     ExecAction,
+    Mechanism,
     OneShotSchedule,
     OtherAction,
     Schedule,
     TriggerSchedule,
     UnknownSchedule,
+    make_job_id,
+    task_key,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -470,6 +473,19 @@ def action_text(action: Action) -> str:
 def normalized_actions(actions: tuple[Action, ...]) -> tuple[str, ...]:
     """Actions compared the way Windows compares paths: case and surrounding blanks ignored."""
     return tuple(" ".join(action_text(a).split()).casefold() for a in actions)
+
+
+def task_job_id(task_path: str, actions: tuple[Action, ...], run_as: str | None,
+                schedule: Schedule) -> str:  # fmt: skip
+    """One id for one task however it was seen (stores on disk or a 4698 event), so that log
+    events and the inventory name the same job."""
+    return make_job_id(
+        Mechanism.WINDOWS_TASK,
+        task_key(task_path),
+        *normalized_actions(actions),
+        run_as or "",
+        schedule.description,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from ...model import (
     ScheduledJob,
     SourceKind,
     make_job_id,
+    task_key,
 )
 from ...sources import FileContent
 from ..base import CollectContext, Collector, CollectorOutput
@@ -61,6 +62,7 @@ from .definition import (
     maintenance_trigger,
     normalized_actions,
     schedule_of,
+    task_job_id,
 )
 from .gpp import GppTask, gpo_of, parse_gpp
 from .hive import HiveError, RegKey, open_hive
@@ -68,7 +70,7 @@ from .job_file import MAX_JOB_BYTES, JobError, JobFile, parse_job
 from .safexml import MAX_XML_BYTES, XmlProblem, decode_xml
 from .task_cache import CachedTask, TaskCache, TreeEntry, read_task_cache
 from .task_xml import parse_task_xml
-from .winpath import CaseFolder, task_key, task_path_of, windows_path
+from .winpath import CaseFolder, task_path_of, windows_path
 
 MECHANISM = Mechanism.WINDOWS_TASK
 SCHEDULER = "Task Scheduler"
@@ -448,13 +450,7 @@ def _job(ctx: CollectContext, stores: Stores, parts: Parts) -> ScheduledJob | No
     evidence, raw = _evidence(ctx, stores, parts, xml, job)
     effective = _effective(stores, parts, xml, job, enabled, triggers, xml_only, notes)
     return ScheduledJob(
-        job_id=make_job_id(
-            MECHANISM,
-            task_key(name),
-            *normalized_actions(actions),
-            run_as or "",
-            schedule.description,
-        ),
+        job_id=task_job_id(name, actions, run_as, schedule),
         mechanism=MECHANISM,
         technique=TECHNIQUE_OF_MECHANISM[MECHANISM],
         name=name,

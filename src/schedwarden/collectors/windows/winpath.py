@@ -101,8 +101,3 @@ def task_path_of(image_path: str, tasks_root: str) -> str:
     """The task path (`\\Folder\\Name`) of a file under a Tasks folder of the image."""
     relative = image_path[len(tasks_root) :].strip("/")
     return "\\" + relative.replace("/", "\\")
-
-
-def task_key(task_path: str) -> str:
-    """The key under which stores are matched: Windows compares task paths ignoring case."""
-    return "\\" + task_path.strip("\\").casefold()
