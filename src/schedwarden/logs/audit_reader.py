@@ -10,13 +10,12 @@ a malformed value is kept raw). Lines longer than MAX_LINE are Issues with their
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from ..model import Issue, JobEvent
-from .files import evidence, issue
+from .files import bounded_lines, evidence
 
 MAX_LINE = 64 * 1024
 MAX_OPEN_EVENTS = 10_000
@@ -55,30 +54,13 @@ def looks_like_audit(head: bytes) -> bool:
 
 
 def read_audit(path: str, stream: BinaryIO, budget: float) -> Iterator[JobEvent | Issue]:
-    started = time.monotonic()
     groups: dict[str, list[tuple[str, dict[str, str], int, int]]] = {}
     times: dict[str, datetime] = {}
-    offset = 0
-    for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), 1):
-        size = len(line)
-        if number % 4096 == 0 and time.monotonic() - started > budget:
-            yield issue(
-                "LOG_TIME_BUDGET", f"reading stopped after {budget:g} s", path, number, offset
-            )
-            break
-        if size > MAX_LINE:
-            yield issue(
-                "LOG_LINE_TOO_LONG",
-                f"record longer than {MAX_LINE} bytes skipped",
-                path,
-                number,
-                offset,
-            )
-            while line and not line.endswith(b"\n"):
-                line = stream.readline(MAX_LINE)
-                size += len(line)
-            offset += size
+    for item in bounded_lines(path, stream, budget, MAX_LINE, "record"):
+        if isinstance(item, Issue):
+            yield item
             continue
+        number, offset, line = item
         head = _HEAD.match(line.rstrip(b"\r\n"))
         if head is not None:
             key = (
@@ -95,7 +77,6 @@ def read_audit(path: str, stream: BinaryIO, budget: float) -> Iterator[JobEvent 
             if len(groups) > MAX_OPEN_EVENTS:
                 first = next(iter(groups))
                 yield from _event(path, times.pop(first), groups.pop(first))
-        offset += size
     for key, records in groups.items():
         yield from _event(path, times[key], records)
 

@@ -9,6 +9,7 @@ import bz2
 import gzip
 import lzma
 import os
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import BinaryIO, cast
@@ -32,6 +33,36 @@ def issue(
     code: str, message: str, path: str, line: int | None = None, offset: int | None = None
 ) -> Issue:
     return Issue(code, message, evidence(path, line=line, offset=offset))
+
+
+def bounded_lines(
+    path: str, stream: BinaryIO, budget: float, max_line: int, what: str
+) -> Iterator[tuple[int, int, bytes] | Issue]:
+    """(line number, byte offset, line) of a text log, within a time budget; a line longer than
+    `max_line` is skipped whole and reported, and so is running out of time."""
+    started = time.monotonic()
+    offset = 0
+    for number, line in enumerate(iter(lambda: stream.readline(max_line + 1), b""), 1):
+        size = len(line)
+        if number % 4096 == 0 and time.monotonic() - started > budget:
+            yield issue(
+                "LOG_TIME_BUDGET", f"reading stopped after {budget:g} s", path, number, offset
+            )
+            return
+        if size > max_line:
+            yield issue(
+                "LOG_LINE_TOO_LONG",
+                f"{what} longer than {max_line} bytes skipped",
+                path,
+                number,
+                offset,
+            )
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(max_line)
+                size += len(line)
+        else:
+            yield number, offset, line
+        offset += size
 
 
 def log_files(paths: list[str]) -> Iterator[str | Issue]:

@@ -10,13 +10,12 @@ the entry's cursor.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from ..model import Issue, JobEvent
-from .files import evidence, issue
+from .files import bounded_lines, evidence, issue
 from .syslog_reader import MAX_LINE, parse_message
 
 MESSAGE_IDS = {
@@ -34,30 +33,13 @@ def looks_like_journal(head: bytes) -> bool:
 
 
 def read_journal(path: str, stream: BinaryIO, budget: float) -> Iterator[JobEvent | Issue]:
-    started = time.monotonic()
     units: list[JobEvent] = []
     timers: set[str] = set()
-    offset = 0
-    for number, line in enumerate(iter(lambda: stream.readline(MAX_JOURNAL_LINE + 1), b""), 1):
-        size = len(line)
-        if number % 4096 == 0 and time.monotonic() - started > budget:
-            yield issue(
-                "LOG_TIME_BUDGET", f"reading stopped after {budget:g} s", path, number, offset
-            )
-            break
-        if size > MAX_JOURNAL_LINE:
-            yield issue(
-                "LOG_LINE_TOO_LONG",
-                f"entry longer than {MAX_JOURNAL_LINE} bytes skipped",
-                path,
-                number,
-                offset,
-            )
-            while line and not line.endswith(b"\n"):
-                line = stream.readline(MAX_JOURNAL_LINE)
-                size += len(line)
-            offset += size
+    for item in bounded_lines(path, stream, budget, MAX_JOURNAL_LINE, "entry"):
+        if isinstance(item, Issue):
+            yield item
             continue
+        number, offset, line = item
         if line.strip():
             try:
                 entry = json.loads(line)
@@ -75,7 +57,6 @@ def read_journal(path: str, stream: BinaryIO, budget: float) -> Iterator[JobEven
                         units.append(event)
                     else:
                         yield event
-        offset += size
     for event in units:
         stem = event.job_name.rsplit(".", 1)[0]
         if event.job_name.endswith(".timer") or stem in timers or stem.startswith("run-"):
