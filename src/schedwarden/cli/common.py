@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
@@ -34,24 +34,33 @@ def source_options(func: F) -> F:
     )(func)
 
 
+def format_options(writers: Mapping[str, object]) -> Callable[[F], F]:
+    """-f/--format among `writers` and -o/--output FILE."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "-o",
+            "--output",
+            type=click.Path(path_type=Path),
+            help="Write to FILE instead of standard output.",
+        )(func)
+        return click.option(
+            "-f",
+            "--format",
+            "fmt",
+            type=click.Choice(sorted(writers)),
+            default="table",
+            show_default=True,
+            help="Output format.",
+        )(func)
+
+    return decorate
+
+
 def output_options(func: F) -> F:
     for decorator in reversed(
         (
-            click.option(
-                "-f",
-                "--format",
-                "fmt",
-                type=click.Choice(sorted(WRITERS)),
-                default="table",
-                show_default=True,
-                help="Output format.",
-            ),
-            click.option(
-                "-o",
-                "--output",
-                type=click.Path(path_type=Path),
-                help="Write to FILE instead of standard output.",
-            ),
+            format_options(WRITERS),
             click.option("-q", "--quiet", is_flag=True, help="No diagnostics on stderr."),
             click.option("-v", "--verbose", is_flag=True, help="More diagnostics on stderr."),
             click.option("--no-color", is_flag=True, help="No colors (also: NO_COLOR=1)."),

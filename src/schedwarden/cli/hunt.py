@@ -18,7 +18,7 @@ from ..logs.render import HUNT_WRITERS
 from ..logs.report import HuntReport
 from ..model import ScheduledJob, Severity, render_untrusted
 from ..sources import ImageSource
-from .common import exit_code, level_options, write_output
+from .common import exit_code, format_options, level_options, write_output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,21 +39,7 @@ def hunt_options(func: F) -> F:
                 type=click.Path(path_type=Path, dir_okay=False, exists=True),
                 help="Tie events to the jobs of this `schedwarden audit -f json` file.",
             ),
-            click.option(
-                "-f",
-                "--format",
-                "fmt",
-                type=click.Choice(sorted(HUNT_WRITERS)),
-                default="table",
-                show_default=True,
-                help="Output format.",
-            ),
-            click.option(
-                "-o",
-                "--output",
-                type=click.Path(path_type=Path),
-                help="Write to FILE instead of standard output.",
-            ),
+            format_options(HUNT_WRITERS),
             click.option(
                 "--budget",
                 type=click.FloatRange(min=0.1),
