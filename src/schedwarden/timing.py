@@ -71,7 +71,10 @@ def zone(name: str | None) -> ZoneInfo | None:
 
 
 @lru_cache(maxsize=8192)
-def _cron_next(expression: str, tz_name: str, start: datetime, count: int) -> tuple[datetime, ...]:
+def next_cron_runs(
+    expression: str, tz_name: str, start: datetime, count: int
+) -> tuple[datetime, ...]:
+    """The next `count` runs (UTC) of a valid five-field expression evaluated in `tz_name`."""
     tz = zone(tz_name) or UTC
     local = start.astimezone(tz)
     try:
@@ -104,11 +107,11 @@ def next_runs(
     if isinstance(schedule, CronSchedule):
         if schedule.randomized:
             return ()
-        return _cron_next(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
+        return next_cron_runs(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
     if isinstance(schedule, MacroSchedule):
         if schedule.expression is None:
             return ()
-        return _cron_next(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
+        return next_cron_runs(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
     if isinstance(schedule, DrivenSchedule) and schedule.driver_schedule is not None:
         return next_runs(schedule.driver_schedule, now, host_tz, count)
     if isinstance(schedule, IntervalSchedule):

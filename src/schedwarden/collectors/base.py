@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ..model import Evidence, Issue, Mechanism, Schedule, ScheduledJob
+from ..model import CronSchedule, Evidence, Issue, Mechanism, Schedule, ScheduledJob
 from ..sources import FileContent, FileInfo, FileKind, NotFound, RootedSource, SourceError
-from ..timing import next_runs
+from ..timing import describe_cron, next_runs
+
+if TYPE_CHECKING:
+    from .schedule_prefetch import ScheduleFacts
 
 CollectorOutput = Iterator[ScheduledJob | Issue]
 
@@ -20,10 +24,32 @@ class CollectContext:
     source: RootedSource
     now: datetime
     host_timezone: str | None = None
+    schedule_facts: ScheduleFacts | None = None  # computed ahead by a helper process, if any
+    # next runs by schedule object: collectors share one object per distinct schedule, and
+    # looking it up by identity is much cheaper than hashing its fields (kept alive in the value)
+    _runs_seen: dict[tuple[int, int], tuple[Schedule, tuple[datetime, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def next_runs(self, schedule: Schedule, count: int = 3) -> tuple[datetime, ...]:
         """The next run times (UTC) of a schedule on this host, from the time of the run."""
-        return next_runs(schedule, self.now, self.host_timezone, count)
+        known = self._runs_seen.get((id(schedule), count))
+        if known is None:
+            runs = None
+            facts = self.schedule_facts
+            if facts is not None and isinstance(schedule, CronSchedule) and not schedule.randomized:
+                zone = schedule.timezone or self.host_timezone or "UTC"
+                runs = facts.runs(schedule.expression, zone, count)
+            if runs is None:
+                runs = next_runs(schedule, self.now, self.host_timezone, count)
+            known = self._runs_seen[(id(schedule), count)] = (schedule, runs)
+        return known[1]
+
+    def describe_cron(self, expression: str) -> str:
+        """A valid five-field expression in words."""
+        facts = self.schedule_facts
+        found = facts.description(expression) if facts is not None else None
+        return found if found is not None else describe_cron(expression)
 
     def distinct_folders(self, paths: Iterable[str]) -> Iterator[str | Issue]:
         """Each existing folder among `paths` once, however many links lead to it (Alpine's

@@ -14,9 +14,12 @@ https://attack.mitre.org/techniques/T1053/003/
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...model import Issue, Mechanism
 from ...sources import FileKind, SourceError
 from ..base import CollectContext, Collector, CollectorOutput
+from ..schedule_prefetch import prefetched
 from .cron_jobs import table_jobs
 from .cron_rules import SPOOLS, TableKind
 
@@ -26,6 +29,22 @@ ACCESS_FILES = ("/etc/cron.allow", "/etc/cron.deny")
 
 
 def collect(ctx: CollectContext) -> CollectorOutput:
+    timezone = ctx.host_timezone or "UTC"
+    with prefetched(ctx.source, _table_paths(ctx), ctx.now, timezone) as facts:
+        yield from _tables(replace(ctx, schedule_facts=facts) if facts else ctx)
+
+
+def _table_paths(ctx: CollectContext) -> list[str]:
+    """Every table a scan may read (a cheap listing, for the schedule helper)."""
+    paths = [SYSTEM_CRONTAB]
+    for directory in (CRON_D, *SPOOLS):
+        names = ctx.list_dir(directory)
+        if not isinstance(names, Issue):
+            paths += [f"{directory}/{name}" for name in names]
+    return paths
+
+
+def _tables(ctx: CollectContext) -> CollectorOutput:
     yield from _one_table(ctx, SYSTEM_CRONTAB, TableKind.SYSTEM_CRONTAB, "/etc")
     yield from _folder(ctx, CRON_D, TableKind.CRON_D)
     access = _crontab_access(ctx)

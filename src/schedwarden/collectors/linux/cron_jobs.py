@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 from ...model import (
@@ -32,22 +32,26 @@ def host_flavours(ctx: CollectContext) -> tuple[CronFlavour, ...]:
     return (flavour,) if flavour else ALL_FLAVOURS
 
 
-def cron_schedule(entry: CronEntry, timezone: str | None) -> CronSchedule | MacroSchedule:
-    return _schedule(entry.schedule_text, entry.randomized, timezone)
+def cron_schedule(
+    entry: CronEntry, timezone: str | None, describe: Callable[[str], str] = describe_cron
+) -> CronSchedule | MacroSchedule:
+    text = entry.schedule_text
+    if text.startswith("@"):
+        return _macro_schedule(text, timezone)
+    return _schedule(text, entry.randomized, timezone, describe(text))
+
+
+@lru_cache(maxsize=64)
+def _macro_schedule(text: str, timezone: str | None) -> MacroSchedule:
+    return MacroSchedule(
+        macro=text, description=MACRO_DESCRIPTIONS[text], expression=MACROS[text], timezone=timezone
+    )
 
 
 @lru_cache(maxsize=16384)
-def _schedule(text: str, randomized: bool, timezone: str | None) -> CronSchedule | MacroSchedule:
+def _schedule(text: str, randomized: bool, timezone: str | None, description: str) -> CronSchedule:
     """Schedules are immutable and hosts repeat a few thousand of them: build each once."""
-    if text.startswith("@"):
-        return MacroSchedule(
-            macro=text,
-            description=MACRO_DESCRIPTIONS[text],
-            expression=MACROS[text],
-            timezone=timezone,
-        )
     minute, hour, day_of_month, month, day_of_week = text.split(" ")
-    description = describe_cron(text)
     if randomized:
         description += " (fields with '~' take a random value when cron loads the table)"
     return CronSchedule(
@@ -117,14 +121,21 @@ def table_jobs(
     evidence = source.evidence(info, sha256=content.sha256, related=related)
     seen: Counter[tuple[str, ...]] = Counter()
     effective_memo: dict[tuple[str | None, ...], Effective] = {}
+    # entries after the same environment lines share one snapshot: read it once per snapshot
+    env_memo: dict[int, tuple[dict[str, str], str | None, bool]] = {}
     cron, technique, table_kind = Mechanism.CRON, TECHNIQUE_OF_MECHANISM[Mechanism.CRON], kind.value
     cronie = CronFlavour.CRONIE in flavours
     for entry in table.entries:
         run_as = entry.user if system else user
-        env = dict(entry.environment) if entry.environment else {}
-        timezone = env.get("CRON_TZ") if cronie else None
-        if timezone is not None and zone(timezone) is None:
-            timezone = None
+        known = env_memo.get(id(entry.environment))
+        if known is None:
+            env = dict(entry.environment)
+            timezone = env.get("CRON_TZ") if cronie else None
+            if timezone is not None and zone(timezone) is None:
+                timezone = None
+            bad_tz = "CRON_TZ" in env and zone(env["CRON_TZ"]) is None
+            known = env_memo[id(entry.environment)] = (env, timezone, bad_tz)
+        env, timezone, bad_tz = known
         key = (entry.schedule_text, run_as or "", entry.command_raw, str(entry.no_log))
         seen[key] += 1
         if dormant_reason is not None:
@@ -150,13 +161,13 @@ def table_jobs(
             job_extra["overlong_command"] = True
         if entry.command != entry.command_raw:
             job_extra["command_raw"] = entry.command_raw
-        if "CRON_TZ" in env and zone(env["CRON_TZ"]) is None:
+        if bad_tz:
             job_extra["cron_tz_invalid"] = True
         if extra:
             job_extra.update(extra)
         raw = entry.command_raw
         hidden_text = "\r" in raw or "\x1b" in raw or entry.after_nul is not None
-        schedule = cron_schedule(entry, timezone)
+        schedule = cron_schedule(entry, timezone, ctx.describe_cron)
         yield ScheduledJob(
             job_id=make_job_id(cron, path, *key, str(seen[key])),
             mechanism=cron,
