@@ -192,14 +192,13 @@ def entry_verdict(
     owner_uid: int | None,
 ) -> str | None:
     """Why `flavour` would skip this one entry of a loaded file, or None."""
-    label = flavour.value
     if entry.missing_newline and flavour is not CronFlavour.BUSYBOX:
-        return f"{label} rejects an entry without a newline before end of file"
+        return f"{flavour.value} rejects an entry without a newline before end of file"
     if flavour is CronFlavour.CRONIE:
         if entry.no_log and kind is TableKind.USER_SPOOL and owner_uid not in (0, None):
             return "cronie rejects '-' (no logging) from an unprivileged user's crontab"
         if kind is not TableKind.USER_SPOOL and accounts.lacks_user(entry.user):
             return f"cronie skips it: getpwnam({entry.user!r}) failed"
     if flavour is CronFlavour.BUSYBOX and (entry.no_log or entry.randomized):
-        return f"{label} rejects '-' and '~' (cronie extensions)"
+        return f"{flavour.value} rejects '-' and '~' (cronie extensions)"
     return None

@@ -132,28 +132,29 @@ def parse_table(data: bytes, *, system: bool) -> ParsedTable:
     env_snapshot: tuple[tuple[str, str], ...] = ()
     garbage = 0
     offset = 0
-    lines = data.split(b"\n")
+    # a UTF-8 sequence never spans a newline or a NUL, so decoding the file once is the same as
+    # decoding each line; offsets stay in bytes
+    ascii_only = data.isascii()
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
     last_index = len(lines) - 1
     table.missing_final_newline = bool(data) and not data.endswith(b"\n")
-    for index, raw_bytes in enumerate(lines):
+    for index, raw_line in enumerate(lines):
         line_no = index + 1
-        if index == last_index and not raw_bytes:
+        if index == last_index and not raw_line:
             break
         eof_no_newline = index == last_index
-        pieces = raw_bytes.split(b"\x00") if b"\x00" in raw_bytes else [raw_bytes]
+        pieces = raw_line.split("\x00") if "\x00" in raw_line else [raw_line]
         piece_offset = offset
-        for piece_index, piece in enumerate(pieces):
-            text = piece.decode("utf-8", "surrogateescape")
+        for piece_index, text in enumerate(pieces):
+            size = len(text) if ascii_only else _byte_length(text)
             after_nul = None
             if piece_index + 1 < len(pieces):
-                after_nul = b"\x00".join(pieces[piece_index + 1 :]).decode(
-                    "utf-8", "surrogateescape"
-                )
+                after_nul = "\x00".join(pieces[piece_index + 1 :])
             stripped = text.lstrip(_BLANKS)
             if not stripped or stripped.startswith("#"):
-                garbage += len(piece) + 1
+                garbage += size + 1
                 table.max_garbage_run = max(table.max_garbage_run, garbage)
-                piece_offset += len(piece) + 1
+                piece_offset += size + 1
                 continue
             garbage = 0
             assignment = None
@@ -174,7 +175,7 @@ def parse_table(data: bytes, *, system: bool) -> ParsedTable:
                     env.append(assignment)
                     env_snapshot = tuple(env)
                     table.env_lines.append((line_no, *assignment))
-                piece_offset += len(piece) + 1
+                piece_offset += size + 1
                 continue
             try:
                 entry = _parse_entry(
@@ -192,9 +193,13 @@ def parse_table(data: bytes, *, system: bool) -> ParsedTable:
                 table.errors.append(CronError(line_no, piece_offset, text, str(exc)))
             else:
                 table.entries.append(entry)
-            piece_offset += len(piece) + 1
-        offset += len(raw_bytes) + 1
+            piece_offset += size + 1
+        offset += (len(raw_line) if ascii_only else _byte_length(raw_line)) + 1
     return table
+
+
+def _byte_length(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
 
 
 _C_SPACE = " \t\n\v\f\r"  # isspace() of the C library, which cron uses
