@@ -119,6 +119,8 @@ def table_jobs(
     user_uid = accounts.users[user].uid if user in accounts.users else None
     related = (info.real_path,) if info.real_path != path else ()
     evidence = source.evidence(info, sha256=content.sha256, related=related)
+    file_level = tuple(file_objection[flavour] for flavour in flavours)
+    file_rejected = None not in file_level  # then no entry needs its own verdict
     seen: Counter[tuple[str, ...]] = Counter()
     effective_memo: dict[tuple[str | None, ...], Effective] = {}
     # entries after the same environment lines share one snapshot: read it once per snapshot
@@ -141,10 +143,10 @@ def table_jobs(
         if dormant_reason is not None:
             effective = Effective(False, dormant_reason, None)
         else:
-            objections = tuple(
+            objections = file_level if file_rejected else tuple([
                 file_objection[flavour] or entry_verdict(flavour, kind, entry, accounts, user_uid)
                 for flavour in flavours
-            )
+            ])  # fmt: skip
             memo = effective_memo.get(objections)
             if memo is None:  # most entries of a file share one verdict: build it once
                 verdicts = {f.value: o for f, o in zip(flavours, objections, strict=True)}
