@@ -23,6 +23,7 @@ import evtx
 
 from ..collectors.windows.definition import split_arguments
 from ..model import ExecAction, Issue, JobEvent, ScheduledJob
+from .evtx_guard import check_depth, cut_link_cycles, failed_record_offset, record_offset
 from .files import evidence, issue
 from .task_content import task_from_content
 
@@ -119,6 +120,8 @@ def read_evtx(
     source.seek(0)
     if not chunks and size > HEADER_SIZE:
         yield issue("LOG_CORRUPT", "EVTX file with no readable chunk", path, offset=HEADER_SIZE)
+    source, cycles = cut_link_cycles(path, source)  # L03: the parser would loop on them
+    yield from cycles
     try:
         parser = evtx.PyEvtxParser(source)
     except (OSError, RuntimeError, ValueError) as error:
@@ -143,7 +146,8 @@ def read_evtx(
                 "LOG_CORRUPT",
                 f"EVTX record or chunk skipped: {error}",
                 path,
-                offset=_chunk_offset(str(error), chunks),
+                offset=_chunk_offset(str(error), chunks)
+                or failed_record_offset(source, str(error), chunks),
             )
             continue
         if not isinstance(record, dict):
@@ -160,9 +164,13 @@ def read_evtx(
             continue
         try:
             event = json.loads(text)["Event"]
-        except (ValueError, KeyError, TypeError) as error:
+            check_depth(text, event)  # L03: deeper records break json and our output
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             yield issue(
-                "LOG_CORRUPT", f"record {record['event_record_id']} not decodable: {error}", path
+                "LOG_CORRUPT",
+                f"record {record['event_record_id']} not decodable: {error}",
+                path,
+                offset=record_offset(source, chunks, int(record["event_record_id"])),
             )
             continue
         yield from _events(path, int(record["event_record_id"]), event_id, event)
