@@ -107,11 +107,15 @@ def next_runs(
     if isinstance(schedule, CronSchedule):
         if schedule.randomized:
             return ()
-        return next_cron_runs(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
+        return next_cron_runs(
+            schedule.expression, schedule.timezone or host_tz or "UTC", start, count
+        )
     if isinstance(schedule, MacroSchedule):
         if schedule.expression is None:
             return ()
-        return next_cron_runs(schedule.expression, schedule.timezone or host_tz or "UTC", start, count)
+        return next_cron_runs(
+            schedule.expression, schedule.timezone or host_tz or "UTC", start, count
+        )
     if isinstance(schedule, DrivenSchedule) and schedule.driver_schedule is not None:
         return next_runs(schedule.driver_schedule, now, host_tz, count)
     if isinstance(schedule, IntervalSchedule):
