@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from . import __version__
 from .analyzers.allowlist import Allowlist, silence
-from .analyzers.log_base import LogContext
+from .analyzers.log_base import LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
 from .analyzers.log_sigma import LogRuleSet
-from .analyzers.log_sigma import evaluate as evaluate_log_rules
+from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
 from .analyzers.registry import ANALYZERS
 from .analyzers.sigma_rules import RulePack
 from .collectors.base import CollectContext, Collector
@@ -31,6 +31,7 @@ from .model import (
     Severity,
     SourceKind,
 )
+from .schedule_fit import runs_between, start_delay
 from .sources import RootedSource
 from .store import Document, Drift, compare, document
 
@@ -114,11 +115,13 @@ def hunt(
     min_level: Severity = Severity.INFORMATIONAL,
     budget: float = DEFAULT_BUDGET,
     sigma: LogRuleSet | None = None,
+    builtin_rules: bool = True,
 ) -> HuntReport:
     """Job events from the logs under `paths`, tied to the jobs of an image (`source`) or of an
     inventory file when given, and the findings of the log analytics and of the inventory
-    analyzers run on the task definitions the events carried (4698/4702 TaskContent), and the
-    `sigma` rules over the records the events came from."""
+    analyzers run on the task definitions the events carried (4698/4702 TaskContent), and of
+    our Sigma rules over logs (unless `builtin_rules` is False) and the `sigma` rules over the
+    records the events came from."""
     paths = list(paths)
     now = now or datetime.now(UTC)
     events, issues = read_logs(paths, budget=budget)
@@ -136,7 +139,11 @@ def hunt(
     if jobs is not None:
         events = tie(events, jobs)
     findings: list[Finding] = []
-    context = LogContext(jobs=jobs)
+    context = LogContext(
+        jobs=jobs,
+        host_timezone=source.timezone if source is not None else None,
+        clock=ScheduleClock(runs_between, start_delay),  # runs against schedules
+    )
     for analyzer in LOG_ANALYZERS:
         try:
             findings.extend(analyzer.analyze(events, context))
@@ -149,12 +156,24 @@ def hunt(
                 )
             )
     findings.extend(_definition_findings(events))
-    if sigma is not None:
-        findings.extend(evaluate_log_rules(sigma, events))
+    rules = with_builtin(sigma) if builtin_rules else sigma
+    if rules is not None:
+        try:
+            findings.extend(evaluate_log_rules(rules, events))
+        except Exception as exc:  # a rule engine bug must not end the hunt either
+            issues.append(
+                Issue(
+                    "ANALYZER_ERROR",
+                    f"Sigma rules over logs stopped: {exc!r}",
+                    Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
+                )
+            )
     kept = tuple(f for f in findings if f.severity >= min_level)
     extra: dict[str, object] = {}
     if sigma is not None:
         extra["sigma_rules"] = len(sigma.rules)
+    if builtin_rules:
+        extra["sigma_builtin_log_rules"] = len(builtin_log_pack()[0])
     if jobs is not None:
         tied = {e.extra.get("job_id") for e in events if e.extra.get("job_id")}
         extra["inventory_jobs"] = len(jobs)

@@ -23,6 +23,7 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
 from ..model import Finding, JobEvent, ScheduledJob, Severity
+from .log_sigma_linux import linux_relevant, linux_scope
 from .sigma_backend import CI_PREFIX, JobQueryBackend, JobTable
 
 MAX_RULE_BYTES = 256 * 1024
@@ -80,7 +81,8 @@ def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
                 skipped.append(f"{path}: larger than {MAX_RULE_BYTES} bytes")
                 continue
             text = path.read_text(encoding="utf-8")
-            if not _RELEVANT.search(text):
+            windows = _RELEVANT.search(text) is not None
+            if not windows and not linux_relevant(text):
                 continue  # not about scheduled tasks: not even parsed
             collection = SigmaCollection.from_yaml(text, collect_errors=True)
         except Exception as exc:  # unreadable or not YAML: that file only
@@ -91,7 +93,8 @@ def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
         for item in collection.rules:
             if not isinstance(item, SigmaRule) or item.errors:
                 continue
-            scope = _scope(item)
+            scope = _scope(item) if windows else None
+            scope = scope or linux_scope(item, text)  # Linux log sources: log_sigma_linux
             if scope is None:
                 continue
             try:

@@ -70,6 +70,7 @@ from .sigma_fields import (
 )
 
 RULE_SUFFIXES = (".yml", ".yaml")
+LOG_RULES = "rules/logs"  # Sigma rules over logs, for `hunt` (analyzers/log_sigma_pack.py)
 MAX_RULE_BYTES = 1 << 20
 MAX_RULE_FILES = 10_000
 MAX_MESSAGE_PARTS = 3
@@ -166,7 +167,7 @@ def builtin_rule_files() -> list[tuple[str, str]]:
     while pending:
         folder, shown = pending.pop()
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if entry.is_dir():
+            if entry.is_dir() and f"{shown}/{entry.name}" != LOG_RULES:
                 pending.append((entry, f"{shown}/{entry.name}"))
             elif entry.name.endswith(RULE_SUFFIXES):
                 found.append((f"{shown}/{entry.name}", entry.read_text(encoding="utf-8")))

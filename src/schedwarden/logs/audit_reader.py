@@ -125,6 +125,11 @@ def _event(
         "uid": syscall.get("uid"),
         "key": _value(syscall.get("key", "")),
         "record_types": sorted(kinds),
+        # every record of the event with its raw fields, for Sigma's auditd rules
+        "records": [
+            {"type": kind, "line": number, "offset": at, "fields": fields}
+            for kind, fields, number, at in records
+        ],
     }
     actor = _value(syscall.get("AUID") or syscall.get("auid") or "") or None
     if tool in TOOLS:

@@ -15,9 +15,9 @@ from ..model import (
     Mechanism,
     ScheduledJob,
     SourceKind,
-    UnknownSchedule,
     task_key,
 )
+from .inventory_schedule import environment_from_document, schedule_from_document
 
 
 def _cron_key(user: str | None, command: str) -> tuple[str, str]:
@@ -51,8 +51,11 @@ def tie(events: Iterable[JobEvent], jobs: Sequence[ScheduledJob]) -> list[JobEve
 
 def jobs_from_inventory(document: Mapping[str, Any]) -> list[ScheduledJob]:
     """The jobs of a `schedwarden.audit/1` document (`audit -f json`), as much of each as
-    correlation needs: id, mechanism, name, user, commands, location."""
+    correlation needs: id, mechanism, name, user, commands, location; and, for comparing runs
+    with schedules, the schedule, environment, unit and the host's time zone (`extra`)."""
     jobs: list[ScheduledJob] = []
+    source = document.get("source")
+    timezone = source.get("timezone") if isinstance(source, Mapping) else None
     for item in document.get("jobs") or ():
         if not isinstance(item, Mapping):
             continue
@@ -74,15 +77,28 @@ def jobs_from_inventory(document: Mapping[str, Any]) -> list[ScheduledJob]:
                 technique=str(item.get("technique") or ""),
                 name=str(item.get("name") or ""),
                 run_as=str(item["run_as"]) if item.get("run_as") is not None else None,
-                schedule=UnknownSchedule("from an inventory file"),
+                schedule=schedule_from_document(item.get("schedule")),
                 actions=actions,
                 effective=Effective(None, "from an inventory file"),
                 evidence=Evidence(
                     SourceKind.FILE, str(where.get("host") or ""), str(where.get("path") or "")
                 ),
+                environment=environment_from_document(item.get("environment")),
+                extra=_extra(item.get("extra"), timezone),
             )
         )
     return jobs
+
+
+def _extra(value: object, timezone: object) -> dict[str, object]:
+    kept: dict[str, object] = {}
+    if isinstance(value, Mapping):
+        kept = {
+            k: value[k] for k in ("unit", "scope", "service_type") if isinstance(value.get(k), str)
+        }
+    if isinstance(timezone, str):
+        kept["host_timezone"] = timezone
+    return kept
 
 
 def attribute(events: Sequence[JobEvent]) -> list[JobEvent]:

@@ -54,6 +54,7 @@ _TWO_PARTS = re.compile(r"^\((?P<reason>[^()]*)\) \((?P<target>.*)\)$", re.DOTAL
 _LAST_PARENS = re.compile(r"\(([^()]*)\)\s*$")
 _AT_START = re.compile(r"^Starting job (?P<job>\d+) \((?P<file>[^)]*)\) for user '(?P<user>[^']*)'")
 _PAM = re.compile(r"session (?P<what>opened|closed) for user (?P<user>[^\s(]+)")
+_ZONED = re.compile(rb"(?:Z|[+-]\d\d:\d\d)$")
 
 CRON_EVENTS = {
     "CMD": "ran",
@@ -199,7 +200,8 @@ def parse_line(raw: bytes, path: str, number: int, offset: int, mtime: datetime)
         )
     host = host.split("/", 1)[0]
     where = evidence(path, host, number, offset)
-    return parse_message(when, host, ident, pid, sub, message, where, rest)
+    local = header.group("iso5424") is None and not _ZONED.search(header.group("iso") or b"")
+    return parse_message(when, host, ident, pid, sub, message, where, rest, local_time=local)
 
 
 def parse_message(
@@ -211,14 +213,20 @@ def parse_message(
     message: str,
     where: Evidence,
     text: str,
+    *,
+    local_time: bool = False,
 ) -> JobEvent | None:
     """The event of one message of a cron, crontab, anacron or atd process (from syslog or
-    the journal); None for any other process or message."""
+    the journal); None for any other process or message. `local_time`: the time is the wall
+    clock the line was written with, no zone given (it is kept as if it were UTC, and marked
+    `local_time` for the analytics that compare it with a schedule)."""
     daemon = ident.rsplit("/", 1)[-1]
     key = daemon.casefold()
     if key not in CRON_IDENTS:
         return None
     base: dict[str, object] = {"daemon": daemon, "line_text": text}
+    if local_time:
+        base["local_time"] = True
     if pid and pid != "-":
         base["pid"] = pid
     if sub == "pam_unix" or message.startswith("pam_unix("):

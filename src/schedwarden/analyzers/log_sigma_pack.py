@@ -1,0 +1,161 @@
+"""Our own Sigma rules over logs (`schedwarden/rules/logs/`), run by `hunt` by default beside a
+user's `--sigma` folders, and their test cases.
+
+The files are Sigma rules for the Windows and Linux log sources `log_sigma` and
+`log_sigma_linux` read, with the pack's own fields as in the inventory pack (`rules/README.md`):
+`name` (the finding's rule id), `remediation`, and `cases` (`match:`/`nomatch:` rows in the log
+source's field names) which `run_log_cases` runs through the same SQL a hunt runs. They only
+cover what the built-in analytics do not report already: cron's own tampering lines
+(INSECURE MODE, WRONG FILE OWNER, ...) are `log_t1053` findings, and a task definition carried
+by 4698/4702 is judged by the inventory rules, so neither has a rule here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from ..model import Finding, JobEvent
+from .log_sigma import LogRule, LogRuleSet, load_log_rules
+from .log_sigma import evaluate as evaluate_windows
+from .log_sigma_linux import evaluate_linux
+from .sigma_backend import JobTable, RegexError
+
+FOLDER = ("rules", "logs")
+
+
+@dataclass(frozen=True, slots=True)
+class LogCase:
+    expect_match: bool
+    row: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinLogRule:
+    """A rule of the pack as loaded, with what the pack adds to Sigma."""
+
+    rule: LogRule
+    remediation: str
+    falsepositives: tuple[str, ...]
+    cases: tuple[LogCase, ...]
+
+
+@lru_cache(maxsize=1)
+def builtin_log_pack() -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
+    """Every rule of the pack, and the problems that kept any rule out (none is expected)."""
+    folder = resources.files("schedwarden").joinpath(*FOLDER)
+    extras: dict[str, tuple[str, str, tuple[str, ...], tuple[LogCase, ...]]] = {}
+    problems: list[str] = []
+    with resources.as_file(folder) as path:
+        for item in sorted(path.iterdir()):
+            if item.suffix not in (".yml", ".yaml"):
+                continue
+            try:
+                document = yaml.safe_load(item.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                problems.append(f"{item.name}: {exc}")
+                continue
+            if not isinstance(document, Mapping) or not document.get("id"):
+                problems.append(f"{item.name}: not a rule with an id")
+                continue
+            extras[f"SIGMA_{document['id']}"] = (
+                str(document.get("name") or document["id"]),
+                str(document.get("remediation") or "").strip(),
+                tuple(str(f) for f in document.get("falsepositives") or ()),
+                _cases(document.get("cases")),
+            )
+        loaded = load_log_rules([path])
+    problems += loaded.skipped
+    rules: list[BuiltinLogRule] = []
+    for rule in loaded.rules:
+        name, remediation, falsepositives, cases = extras.get(
+            rule.rule_id, (rule.rule_id, "", (), ())
+        )
+        rules.append(
+            BuiltinLogRule(
+                replace(
+                    rule, rule_id=name, path=f"{'/'.join(FOLDER)}/{rule.path.rsplit('/', 1)[-1]}"
+                ),
+                remediation,
+                falsepositives,
+                cases,
+            )
+        )
+    missing = set(extras) - {r.rule_id for r in loaded.rules}
+    problems += [
+        f"{extras[m][0]}: not loaded (log source not read by hunt?)" for m in sorted(missing)
+    ]
+    return tuple(rules), tuple(problems)
+
+
+def with_builtin(user: LogRuleSet | None) -> LogRuleSet:
+    """The pack's rules, then a user's (`--sigma`)."""
+    ours = tuple(r.rule for r in builtin_log_pack()[0])
+    if user is None:
+        return LogRuleSet(ours, ())
+    return LogRuleSet(ours + user.rules, user.skipped)
+
+
+def evaluate_log_rules(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Finding]:
+    """Every rule, Windows and Linux, over the records of the events; findings of the pack's
+    rules carry the rule's own remediation."""
+    remedies = {r.rule.rule_id: r.remediation for r in builtin_log_pack()[0] if r.remediation}
+    windows: list[JobEvent] = []
+    linux: list[JobEvent] = []
+    for event in events:  # each side only sees its own records (one cheap pass over all)
+        (windows if "channel" in event.extra else linux).append(event)
+    for finding in (*evaluate_windows(rules, windows), *evaluate_linux(rules, linux)):
+        remedy = remedies.get(finding.rule_id)
+        yield replace(finding, remediation=remedy) if remedy else finding
+
+
+@dataclass(frozen=True, slots=True)
+class LogCaseResult:
+    rule: BuiltinLogRule
+    number: int
+    case: LogCase
+    matched: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.matched == self.case.expect_match
+
+
+def run_log_cases(rule: BuiltinLogRule) -> list[LogCaseResult]:
+    """A rule's own cases, each row through the rule's SQL as a hunt runs it."""
+    if not rule.cases:
+        return []
+    names: dict[str, str] = {}
+    for name in (*rule.rule.fields, *(k for c in rule.cases for k in c.row)):
+        names.setdefault(name.casefold(), name)
+    table = JobTable(sorted(names.values()), [dict(c.row) for c in rule.cases])
+    matched: set[int] = set()
+    try:
+        for condition in rule.rule.conditions:
+            try:
+                matched.update(table.select(condition))
+            except (sqlite3.Error, RegexError):
+                continue
+    finally:
+        table.close()
+    return [LogCaseResult(rule, i + 1, case, i in matched) for i, case in enumerate(rule.cases)]
+
+
+def _cases(spec: object) -> tuple[LogCase, ...]:
+    if not isinstance(spec, Mapping):
+        return ()
+    cases: list[LogCase] = []
+    for key, expect in (("match", True), ("nomatch", False)):
+        rows = spec.get(key) or []
+        if isinstance(rows, list):
+            cases += [
+                LogCase(expect, {str(k): v for k, v in row.items()})
+                for row in rows
+                if isinstance(row, Mapping)
+            ]
+    return tuple(cases)
