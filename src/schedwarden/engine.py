@@ -1,13 +1,14 @@
-"""The whole flow, one short function per verb: source → collectors → analyzers → report."""
+"""The whole flow, one short function per verb: source → collectors → analyzers → report.
+
+The inventory step itself (`collect`) is in `inventory`, which loads no analyzer.
+"""
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from . import __version__
 from .analyzers.allowlist import Allowlist, silence
 from .analyzers.log_base import LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
@@ -15,9 +16,9 @@ from .analyzers.log_sigma import LogRuleSet
 from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
 from .analyzers.registry import ANALYZERS
 from .analyzers.sigma_rules import RulePack
-from .collectors.base import CollectContext, Collector
-from .collectors.registry import COLLECTORS
 from .enrich import analysis_context
+from .inventory import TOOL
+from .inventory import collect as collect  # the inventory step of every verb, re-exported
 from .logs.correlate import attribute, tie, without_creation
 from .logs.reader import DEFAULT_BUDGET, read_logs
 from .logs.report import HuntReport
@@ -34,47 +35,6 @@ from .model import (
 from .schedule_fit import runs_between, start_delay
 from .sources import RootedSource
 from .store import Document, Drift, compare, document
-
-TOOL = {"name": "schedwarden", "version": __version__}
-
-
-def collect(
-    source: RootedSource,
-    *,
-    now: datetime | None = None,
-    collectors: Iterable[Collector] = COLLECTORS,
-) -> AuditReport:
-    """Inventory only: every job of every mechanism, with issues, and next run times."""
-    now = now or datetime.now(UTC)
-    minute = now.replace(second=0, microsecond=0)  # schedules have minute resolution
-    context = CollectContext(source=source, now=minute, host_timezone=source.timezone)
-    jobs: list[ScheduledJob] = []
-    issues: list[Issue] = []
-    for collector in collectors:
-        try:
-            for record in collector.collect(context):
-                if isinstance(record, ScheduledJob):
-                    if not record.next_runs:  # collectors may fill it themselves (cheaper)
-                        upcoming = context.next_runs(record.schedule)
-                        if upcoming:
-                            record = replace(record, next_runs=upcoming)
-                    jobs.append(record)
-                else:
-                    issues.append(record)
-        except Exception as exc:  # a collector bug must not end the scan
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            issues.append(
-                Issue(
-                    "COLLECTOR_ERROR",
-                    f"collector {collector.name} stopped: {type(exc).__name__}: {exc} "
-                    f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
-                    source.path_evidence("/"),
-                )
-            )
-    issues += [context.issue_from(problem) for problem in source.problems()]
-    described = dict(source.describe())
-    described["collected_at"] = now.isoformat().replace("+00:00", "Z")
-    return AuditReport(tool=TOOL, source=described, jobs=tuple(jobs), issues=tuple(issues))
 
 
 def audit(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .. import engine
+from .. import inventory
 from ..analyzers.allowlist import dump_policy, policy_entries
 from ..enrich import analysis_context
 from ..model import render_untrusted
@@ -41,7 +41,7 @@ def init_command(path: Path | None, root: Path | None, output: Path | None, quie
     """One entry per job of the host (or the image at PATH), approving it as it is now."""
     source = open_source(path, root)
     with progress(quiet, "listing scheduled jobs…"):
-        report = engine.collect(source)
+        report = inventory.collect(source)
         context = analysis_context(source, report.jobs, hash_targets=True)
         entries = policy_entries(report.jobs, context)
     header = {

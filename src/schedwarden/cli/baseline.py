@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from .. import engine
+from .. import engine, inventory
 from ..model import Evidence, Finding, Severity, SourceKind, render_untrusted
 from ..outputs.serialize import plain
 from ..store import (
@@ -212,7 +212,7 @@ def save_command(
                     store.close()
                     raise
             with store:
-                report = engine.collect(source)
+                report = inventory.collect(source)
                 info = store.save(report, name=name)
     except StoreError as error:
         fail(error)

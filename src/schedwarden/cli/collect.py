@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import engine
+from .. import inventory
 from .common import diagnose, emit, exit_code, open_source, output_options, progress, source_options
 
 
@@ -26,7 +26,7 @@ def collect_command(
     could not be read."""
     source = open_source(path, root)
     with progress(quiet, "collecting scheduled jobs…"):
-        report = engine.collect(source)
+        report = inventory.collect(source)
     emit(report, fmt, output, no_color, source)
     diagnose(report, quiet, verbose)
     raise SystemExit(exit_code(report, None))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .. import engine
+from .. import inventory
 from ..collectors.base import Collector
 from ..collectors.registry import COLLECTORS
 from ..model import Finding, Issue, Severity, render_untrusted
@@ -139,7 +139,7 @@ class Monitor:
             if collector.name not in names:
                 continue
             source.touched.clear()
-            report = engine.collect(source, collectors=(collector,))
+            report = inventory.collect(source, collectors=(collector,))
             self._jobs[collector.name] = [document(job) for job in report.jobs]
             self._touched[collector.name] = set(source.touched)
             self._report_issues(collector.name, report.issues)
