@@ -75,13 +75,17 @@ class InotifyWatcher(BaseObserver):
 
     def __init__(self, on_overflow: Callable[[], None], *, timeout: float = 1.0) -> None:
         self.inotify_fd = OverflowAwareFD(on_overflow)
-        self.inotify_fd.start()
         super().__init__(InotifyEmitter, timeout=timeout, inotify_fd=self.inotify_fd)
+
+    def on_thread_start(self) -> None:  # the reader thread lives exactly as long as we do
+        super().on_thread_start()
+        self.inotify_fd.start()
 
     def on_thread_stop(self) -> None:
         super().on_thread_stop()
-        self.inotify_fd.stop()
-        self.inotify_fd.join()
+        if self.inotify_fd.is_alive():
+            self.inotify_fd.stop()
+            self.inotify_fd.join()
 
 
 class _Handler(FileSystemEventHandler):
