@@ -36,8 +36,8 @@ from .model import (
     MacroSchedule,
     OneShotSchedule,
     Schedule,
+    zone,
 )
-from .timing import zone
 
 DEFAULT_ACCURACY = timedelta(minutes=1)  # systemd's AccuracySec= default
 _RANDOM_FIELD = re.compile(r"^(\d*)~(\d*)$")

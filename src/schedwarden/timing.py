@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
@@ -26,6 +25,7 @@ from .model import (
     MacroSchedule,
     OneShotSchedule,
     Schedule,
+    zone,
 )
 
 _OPTIONS = Options()
@@ -57,17 +57,6 @@ MACRO_DESCRIPTIONS: dict[str, str] = {
     "@midnight": "Once a day, at 00:00",
     "@hourly": "Once an hour, at minute 0",
 }
-
-
-@lru_cache(maxsize=256)
-def zone(name: str | None) -> ZoneInfo | None:
-    """A time zone by IANA name; None for a missing, malformed or unknown name."""
-    if not name or name.startswith("/") or ".." in name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
 
 
 @lru_cache(maxsize=8192)

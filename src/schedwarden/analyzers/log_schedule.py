@@ -40,7 +40,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..model import (
     CalendarSchedule,
@@ -59,6 +58,7 @@ from ..model import (
     TriggerSchedule,
     UnknownSchedule,
     task_key,
+    zone,
 )
 from .log_base import LogAnalyzer, LogContext, ScheduleClock
 
@@ -185,7 +185,7 @@ def _judge(
     """(explained, the run's instant, a note on how it was compared), or None: cannot judge."""
     event = run.event
     tz_name = context.host_timezone or _text(run.job.extra.get("host_timezone"))
-    tz = _zone(tz_name)
+    tz = zone(tz_name)
     own_zone = any(_own_zone(c.schedule) for c in run.candidates)
     slacks: list[tuple[Schedule, timedelta]] = []
     for candidate in run.candidates:
@@ -536,15 +536,6 @@ def _cadence_text(period: int, phase: int) -> str:
 
 def _cron_key(user: str | None, command: str) -> tuple[str, str]:
     return ((user or "").casefold(), " ".join(command.split()))
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name or name.startswith("/") or ".." in name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
 
 
 def _text(value: object) -> str | None:

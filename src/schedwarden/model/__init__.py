@@ -30,6 +30,7 @@ from .records import (
 )
 from .report import AUDIT_SCHEMA, AuditReport
 from .text import json_safe, render_csv_cell, render_untrusted
+from .zones import zone
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -67,4 +68,5 @@ __all__ = [
     "render_untrusted",
     "task_key",
     "technique_url",
+    "zone",
 ]

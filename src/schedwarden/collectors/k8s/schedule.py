@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...model import CronSchedule, MacroSchedule, UnknownSchedule
-from ...timing import MACRO_DESCRIPTIONS, describe_cron, zone
+from ...model import CronSchedule, MacroSchedule, UnknownSchedule, zone
+from ...timing import MACRO_DESCRIPTIONS, describe_cron
 from ..linux.cron_syntax import MACROS, FieldError, check_field
 
 DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")

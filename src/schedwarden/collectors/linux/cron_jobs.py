@@ -15,9 +15,10 @@ from ...model import (
     Mechanism,
     ScheduledJob,
     make_job_id,
+    zone,
 )
 from ...sources import CronFlavour, FileContent
-from ...timing import MACRO_DESCRIPTIONS, describe_cron, zone
+from ...timing import MACRO_DESCRIPTIONS, describe_cron
 from ..base import CollectContext
 from ..common import combine_verdicts, excerpt, exec_action
 from .cron_rules import TableKind, entry_verdict, file_verdict, whole_file_verdict
