@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
 from ..model import Finding, JobEvent, ScheduledJob, Severity
 from .log_sigma_linux import linux_relevant, linux_scope
-from .sigma_backend import CI_PREFIX, JobQueryBackend, JobTable
+from .sigma_backend import CI_PREFIX, JobQueryBackend, JobTable, sigma_collection
 
 MAX_RULE_BYTES = 256 * 1024
 MAX_RULE_FILES = 20_000
@@ -41,6 +40,11 @@ _RELEVANT = re.compile(
     r"t1053|schtasks|\\tasks\\|taskcache|atsvc|\b(?:4698|4699|4700|4701|4702)\b|scheduled.?task",
     re.IGNORECASE,
 )
+# The same test on lowercased ASCII text: the plain words first, then the whole pattern only
+# when one of its other branches could match.
+_RELEVANT_WORDS = ("t1053", "schtasks", "\\tasks\\", "taskcache", "atsvc")
+_RELEVANT_HINTS = ("469", "470", "scheduled")
+_RELEVANT_LOWERCASE = re.compile(_RELEVANT.pattern)
 _FIELD = re.compile(r"`([^`]+)`")
 
 
@@ -81,10 +85,10 @@ def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
                 skipped.append(f"{path}: larger than {MAX_RULE_BYTES} bytes")
                 continue
             text = path.read_text(encoding="utf-8")
-            windows = _RELEVANT.search(text) is not None
+            windows = _relevant(text)
             if not windows and not linux_relevant(text):
                 continue  # not about scheduled tasks: not even parsed
-            collection = SigmaCollection.from_yaml(text, collect_errors=True)
+            collection = sigma_collection(text)
         except Exception as exc:  # unreadable or not YAML: that file only
             skipped.append(
                 f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -129,6 +133,17 @@ def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
     return LogRuleSet(tuple(rules), tuple(skipped))
 
 
+def _relevant(text: str) -> bool:
+    """Whether a rule file may be about scheduled tasks (checked before it is parsed)."""
+    if not text.isascii():
+        return _RELEVANT.search(text) is not None
+    low = text.lower()  # most rules: plain substring tests are much faster than the pattern
+    if any(word in low for word in _RELEVANT_WORDS):
+        return True
+    hinted = any(hint in low for hint in _RELEVANT_HINTS)
+    return hinted and _RELEVANT_LOWERCASE.search(low) is not None
+
+
 def _scope(rule: SigmaRule) -> str | None:
     source = rule.logsource
     if (source.product or "").casefold() != "windows":
@@ -140,35 +155,26 @@ def _scope(rule: SigmaRule) -> str | None:
     return service if service in SERVICES.values() else None
 
 
-def rows_of(event: JobEvent) -> tuple[list[str], dict[str, object]] | None:
-    """The scopes a record belongs to and its fields (Sysmon's names), or None if not a record."""
+def rows_of(
+    event: JobEvent, wanted: Set[str] | None = None
+) -> tuple[list[str], dict[str, object]] | None:
+    """The scopes a record belongs to and its fields (Sysmon's names), or None if not a record
+    (or, given the `wanted` scopes, if it belongs to none of them)."""
     channel = str(event.extra.get("channel") or "")
     service = SERVICES.get(channel)
     data = event.extra.get("event_data")
     if service is None or not isinstance(data, Mapping):
         return None
     event_id = event.extra.get("event_id")
-    row: dict[str, object] = {
-        str(k): v if v is None or isinstance(v, str | int | float) else str(v)
-        for k, v in data.items()
-    }
-    row["EventID"] = event_id
-    row["Channel"] = channel
-    row["Computer"] = event.host
-    definition = event.extra.get("definition")
-    if isinstance(definition, ScheduledJob):
-        row["TaskContentNew" if event_id == 4702 else "TaskContent"] = definition.raw
     scopes = [service]
-    if (service, event_id) in (("sysmon", 1), ("security", 4688)):
+    process = (service, event_id) in (("sysmon", 1), ("security", 4688))
+    if process:
         scopes.append("process_creation")
-        row.setdefault("Image", row.get("NewProcessName"))
-        row.setdefault("ParentImage", row.get("ParentProcessName"))
-        row.setdefault("User", row.get("SubjectUserName"))
     elif (service, event_id) == ("sysmon", 11):
         scopes.append("file_event")
     elif service == "sysmon" and event_id in (12, 13, 14):
         scopes.append("registry_event")
-        kind = str(row.get("EventType") or "").casefold()
+        kind = str(_value(data.get("EventType")) or "").casefold()
         scopes.append(
             {
                 12: "registry_delete" if kind.startswith("delete") else "registry_add",
@@ -176,15 +182,33 @@ def rows_of(event: JobEvent) -> tuple[list[str], dict[str, object]] | None:
                 14: "registry_rename",
             }[int(str(event_id))]
         )
+    if wanted is not None and wanted.isdisjoint(scopes):
+        return None
+    row: dict[str, object] = {str(k): _value(v) for k, v in data.items()}
+    row["EventID"] = event_id
+    row["Channel"] = channel
+    row["Computer"] = event.host
+    definition = event.extra.get("definition")
+    if isinstance(definition, ScheduledJob):
+        row["TaskContentNew" if event_id == 4702 else "TaskContent"] = definition.raw
+    if process:
+        row.setdefault("Image", row.get("NewProcessName"))
+        row.setdefault("ParentImage", row.get("ParentProcessName"))
+        row.setdefault("User", row.get("SubjectUserName"))
     return scopes, row
+
+
+def _value(value: object) -> object:
+    return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
 def evaluate(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Finding]:
     if not rules.rules:
         return
     scoped: dict[str, list[tuple[JobEvent, dict[str, object]]]] = {}
+    wanted = {rule.scope for rule in rules.rules}
     for event in events:
-        found = rows_of(event)
+        found = rows_of(event, wanted)
         if found is not None:
             for scope in found[0]:
                 scoped.setdefault(scope, []).append((event, found[1]))
@@ -196,7 +220,8 @@ def evaluate(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Finding]
         if not items:
             continue
         fields = {f for _, row in items for f in row} | {f for r in scope_rules for f in r.fields}
-        table = JobTable(sorted(fields), [row for _, row in items])
+        conditions = [c for r in scope_rules for c in r.conditions]
+        table = JobTable(sorted(fields), [row for _, row in items], conditions=conditions)
         try:
             for rule in scope_rules:
                 hits: set[int] = set()

@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import yaml
 from sigma.backends.sqlite.sqlite import sqliteBackend
+from sigma.collection import SigmaCollection
 from sigma.conversion.state import ConversionState
 from sigma.modifiers import modifier_mapping
 from sigma.types import SigmaCasedString
@@ -50,6 +52,23 @@ def _resolve_modifier_annotations() -> None:
 
 
 _resolve_modifier_annotations()
+
+
+def sigma_collection(text: str) -> SigmaCollection:
+    """`SigmaCollection.from_yaml(text, collect_errors=True)`, read with libyaml's parser when
+    PyYAML has it (as pySigma's own `SigmaRule.from_yaml` does): the same documents, several
+    times faster than the pure-Python reader `from_yaml` uses. Text libyaml refuses goes through
+    `from_yaml`, so a bad file fails with that reader's own error."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            documents = list(yaml.load_all(text, Loader=loader))
+        except Exception:  # noqa: S110 - read again below, for the reference error
+            pass
+        else:
+            return SigmaCollection.from_dicts(documents, collect_errors=True)
+    return SigmaCollection.from_yaml(text, collect_errors=True)
+
 
 CI_PREFIX = "ci:"
 TABLE = "jobs"
@@ -191,13 +210,20 @@ def quote(name: str) -> str:
 
 class JobTable:
     """An in-memory SQLite table of rows: every field as it is, and case-folded where a rule
-    compares it without regard to case (`folded`; all fields when not given)."""
+    compares it without regard to case (`folded`; all fields when not given).
+
+    Given the `conditions` that will be selected, only the columns those conditions read are
+    filled (SQLite's authorizer names them when each condition is prepared on the empty table);
+    the other columns exist, so a condition compiles or fails as it would, but stay null. A
+    condition not given then may only read filled columns: `select` raises if it reads another.
+    """
 
     def __init__(
         self,
         fields: Iterable[str],
         rows: Sequence[Mapping[str, object]],
         folded: Iterable[str] | None = None,
+        conditions: Iterable[str] | None = None,
     ) -> None:
         self.fields = tuple(dict.fromkeys(("Product", "Mechanism", *fields)))
         fold = set(self.fields) if folded is None else set(folded)
@@ -208,32 +234,80 @@ class JobTable:
         columns += [quote(name) for name in self.fields]
         columns += [f"{quote(CI_PREFIX + name)} TEXT" for name in self.folded]
         self.connection.execute(f"CREATE TABLE {TABLE} ({', '.join(columns)})")
-        placeholders = ", ".join("?" * (1 + len(self.fields) + len(self.folded)))
+        self._filled: frozenset[str] | None = None
+        plain, cased = self.fields, self.folded
+        if conditions is not None:
+            read = self._columns_read(conditions)
+            plain = tuple(f for f in self.fields if f in read)
+            cased = tuple(f for f in self.folded if CI_PREFIX + f in read)
+            self._filled = frozenset({ROW_KEY, *plain, *(CI_PREFIX + f for f in cased)})
+        names = ", ".join(quote(n) for n in (ROW_KEY, *plain, *(CI_PREFIX + f for f in cased)))
+        placeholders = ", ".join("?" * (1 + len(plain) + len(cased)))
         self.connection.executemany(
-            f"INSERT INTO {TABLE} VALUES ({placeholders})",  # noqa: S608 - values are bound
-            (self._values(i, row) for i, row in enumerate(rows)),
+            f"INSERT INTO {TABLE} ({names}) VALUES ({placeholders})",  # noqa: S608 - bound values
+            (self._values(i, row, plain, cased) for i, row in enumerate(rows)),
         )
         self.connection.execute(f"CREATE INDEX jobs_scope ON {TABLE} (Product, Mechanism)")
 
-    def _values(self, index: int, row: Mapping[str, object]) -> list[object]:
+    @staticmethod
+    def _values(
+        index: int, row: Mapping[str, object], plain: Sequence[str], cased: Sequence[str]
+    ) -> list[object]:
         get = row.get
         values: list[object] = [index]
-        values += [sql_value(get(name)) for name in self.fields]
-        values += [fold_value(get(name)) for name in self.folded]
+        values += [sql_value(get(name)) for name in plain]
+        values += [fold_value(get(name)) for name in cased]
         return values
+
+    def _reads(self, sql: str, params: Sequence[object] = ()) -> tuple[list[Any], set[str]]:
+        """The rows of a statement and the columns of the table it reads."""
+        read: set[str] = set()
+
+        def authorize(action: int, table: str | None, column: str | None, *_: object) -> int:
+            if action == sqlite3.SQLITE_READ and table == TABLE and column:
+                read.add(column)
+            return sqlite3.SQLITE_OK
+
+        self.connection.set_authorizer(authorize)
+        try:
+            return self.connection.execute(sql, params).fetchall(), read
+        finally:
+            self.connection.set_authorizer(None)
+
+    def _columns_read(self, conditions: Iterable[str]) -> set[str]:
+        read: set[str] = set()
+        for condition in conditions:
+            try:
+                read |= self._reads(self._select_sql(condition, None, None))[1]
+            except sqlite3.Error:
+                continue  # fails the same way on the filled table
+        return read
+
+    @staticmethod
+    def _select_sql(condition: str, product: str | None, service: str | None) -> str:
+        # The log source filter first (an index lookup), then the rule. The condition is
+        # pySigma's output: rule values in it are quoted, escaped literals.
+        scope = ["Product = ?"] if product is not None else []
+        scope += ["Mechanism = ?"] if service is not None else []
+        where = " AND ".join([*scope, f"({condition})"])
+        return f"SELECT {quote(ROW_KEY)} FROM {TABLE} WHERE {where}"  # noqa: S608
 
     def select(
         self, condition: str, product: str | None = None, service: str | None = None
     ) -> list[int]:
         """Row indexes where `condition` holds, within one product and mechanism if given."""
-        # The log source filter first (an index lookup), then the rule. The condition is
-        # pySigma's output: rule values in it are quoted, escaped literals.
-        scope = ["Product = ?"] if product is not None else []
-        scope += ["Mechanism = ?"] if service is not None else []
-        params = [p for p in (product, service) if p is not None]
-        where = " AND ".join([*scope, f"({condition})"])
-        sql = f"SELECT {quote(ROW_KEY)} FROM {TABLE} WHERE {where}"  # noqa: S608
-        return [r[0] for r in self.connection.execute(sql, params)]
+        sql = self._select_sql(condition, product, service)
+        return [r[0] for r in self._checked(sql, [p for p in (product, service) if p is not None])]
+
+    def _checked(self, sql: str, params: Sequence[object]) -> list[Any]:
+        if self._filled is None:
+            return self.connection.execute(sql, params).fetchall()
+        found, read = self._reads(sql, params)
+        if not read <= self._filled:
+            raise LookupError(
+                f"a condition reads columns left empty: {sorted(read - self._filled)}"
+            )
+        return found
 
     def probe(self, expressions: Sequence[str], index: int) -> list[bool]:
         """Which of `expressions` hold on one row (to name the part of a rule that matched)."""
@@ -241,8 +315,8 @@ class JobTable:
             return []
         selected = ", ".join(f"COALESCE(({e}), 0)" for e in expressions)
         sql = f"SELECT {selected} FROM {TABLE} WHERE {quote(ROW_KEY)} = ?"  # noqa: S608
-        found = self.connection.execute(sql, (index,)).fetchone()
-        return [bool(v) for v in found] if found else [False] * len(expressions)
+        found = self._checked(sql, (index,))
+        return [bool(v) for v in found[0]] if found else [False] * len(expressions)
 
     def close(self) -> None:
         self.connection.close()

@@ -56,6 +56,7 @@ from .sigma_backend import (
     JobTable,
     RegexError,
     compile_pattern,
+    sigma_collection,
     trust_patterns,
 )
 from .sigma_fields import (
@@ -264,7 +265,7 @@ def load_text(
     """Every usable rule of one file, and a problem for each rule that is not."""
     backend = backend or JobQueryBackend()
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        collection = sigma_collection(text)
     except Exception as exc:  # YAML syntax, alias bombs: the file as a whole is unusable
         return [], [RuleProblem(path, None, "error", f"not a Sigma file: {_first_line(exc)}")]
     rules: list[Rule] = []

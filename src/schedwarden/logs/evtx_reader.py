@@ -17,6 +17,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 import evtx
@@ -68,20 +69,22 @@ OPERATIONAL_ACTIONS = {
     153: "missed",
     332: "failed",
 }
-_PROCESS = re.compile(r"schtasks|\\\\at\.exe|scheduledtask|crontab")
+_PROCESS = ("schtasks", "\\\\at.exe", "scheduledtask", "crontab")
 _PROCESS_FIELDS = ('"Image":', '"NewProcessName":', '"CommandLine":')
 FIELD_SLICE = 2048
-# Ids only some records of which matter: a word must appear in one of the fields (lowercased,
-# their first FIELD_SLICE characters), found in the record's JSON text before it is decoded.
-KEYWORDS: Mapping[int, tuple[tuple[str, ...], re.Pattern[str]]] = {
+# Ids only some records of which matter: one of the words must appear in one of the fields
+# (lowercased, their first FIELD_SLICE characters), found in the record's JSON text before it
+# is decoded. Words are as the JSON text has them (a backslash doubled); a pattern is matched
+# at the start of the field.
+KEYWORDS: Mapping[int, tuple[tuple[str, ...], tuple[str, ...] | re.Pattern[str]]] = {
     1: (_PROCESS_FIELDS, _PROCESS),
     4688: (_PROCESS_FIELDS, _PROCESS),
-    11: (('"TargetFilename":',), re.compile(r"\\\\tasks\\\\")),
-    12: (('"TargetObject":',), re.compile("taskcache")),
-    13: (('"TargetObject":',), re.compile("taskcache")),
-    14: (('"TargetObject":',), re.compile("taskcache")),
-    4624: (('"LogonType":',), re.compile(r'^"logontype":"?3\b')),
-    5145: (('"RelativeTargetName":',), re.compile("atsvc")),
+    11: (('"TargetFilename":',), ("\\\\tasks\\\\",)),
+    12: (('"TargetObject":',), ("taskcache",)),
+    13: (('"TargetObject":',), ("taskcache",)),
+    14: (('"TargetObject":',), ("taskcache",)),
+    4624: (('"LogonType":',), re.compile(r'"logontype":"?3\b')),
+    5145: (('"RelativeTargetName":',), ("atsvc",)),
 }
 _XML_FIELDS = frozenset({"TaskContent", "TaskContentNew"})
 WANTED = frozenset({*SECURITY_TASK_ACTIONS, *OPERATIONAL_ACTIONS, *KEYWORDS})
@@ -176,12 +179,44 @@ def read_evtx(
         yield from _events(path, int(record["event_record_id"]), event_id, event)
 
 
-def _mentions(text: str, fields: tuple[str, ...], words: re.Pattern[str]) -> bool:
+def _mentions(text: str, fields: tuple[str, ...], words: tuple[str, ...] | re.Pattern[str]) -> bool:
+    """Whether one of `words` is in the lowercased first FIELD_SLICE characters of one of
+    `fields` (from the field's name on), or `words` matches there."""
+    if isinstance(words, re.Pattern):
+        for name in fields:
+            start = text.find(name)
+            if start >= 0 and words.match(text[start : start + FIELD_SLICE].lower()):
+                return True
+        return False
+    try:
+        # One byte per character, so offsets stay; no Latin-1 letter lowercases to ASCII,
+        # so the ASCII words are found exactly where the lowercased text has them.
+        low = text.encode("latin-1").lower()
+    except UnicodeEncodeError:
+        return _mentions_text(text, fields, words)
+    found = [word for word in _ascii(words) if word in low]  # most records: none at all
+    if not found:
+        return False
     for name in fields:
         start = text.find(name)
-        if start >= 0 and words.search(text[start : start + FIELD_SLICE].lower()):
+        if start >= 0 and any(low.find(w, start, start + FIELD_SLICE) >= 0 for w in found):
             return True
     return False
+
+
+def _mentions_text(text: str, fields: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    for name in fields:
+        start = text.find(name)
+        if start >= 0:
+            window = text[start : start + FIELD_SLICE].lower()
+            if any(word in window for word in words):
+                return True
+    return False
+
+
+@lru_cache(maxsize=64)
+def _ascii(words: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(word.encode("ascii") for word in words)
 
 
 def truncated_issue(path: str, expected: int, actual: int) -> Issue:

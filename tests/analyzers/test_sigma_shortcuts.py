@@ -1,0 +1,185 @@
+"""Shortcuts the Sigma side takes for speed give exactly the reference results: a table filled
+only in the columns its conditions read, rule files read with libyaml, and the quick test of
+whether a rule file is about scheduled tasks."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import textwrap
+from importlib import resources
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
+
+from schedwarden.analyzers import log_sigma
+from schedwarden.analyzers.sigma_backend import JobQueryBackend, JobTable, sigma_collection
+
+RULE = """
+title: t
+id: {id}
+logsource: {{product: windows, category: process_creation}}
+detection:
+  {detection}
+level: high
+"""
+DETECTIONS = [
+    "sel: {Image|endswith: '\\schtasks.exe'}\n  condition: sel",
+    "sel: {CommandLine|contains|all: ['/create', '/ru system']}\n  condition: sel",
+    "sel: {CommandLine|re: '(?i)/tn\\s+\\\\\\\\?Micro'}\n  condition: sel",
+    "sel: {ParentImage|startswith: 'C:\\Windows'}\n  f: {User: 'NT AUTHORITY\\SYSTEM'}\n"
+    "  condition: sel and not f",
+    "sel: {EventID: 4698}\n  condition: sel",
+    "sel: {Missing: null}\n  condition: sel",
+    "sel: {Image: null}\n  condition: sel",
+    "sel: {CommandLine|cased: '*SchTasks*'}\n  condition: sel",
+    "sel: ['schtasks', 'ÄRGER']\n  condition: sel",
+    "sel: {CommandLine|fieldref: Image}\n  condition: sel",
+    "sel: {NeverSeen|re: 'x'}\n  condition: sel",
+]
+
+
+def conditions() -> list[str]:
+    backend = JobQueryBackend()
+    found: list[str] = []
+    for number, detection in enumerate(DETECTIONS):
+        text = RULE.format(id=f"00000000-0000-0000-0000-{number:012d}", detection=detection)
+        for rule in SigmaCollection.from_yaml(text).rules:
+            assert isinstance(rule, SigmaRule)
+            found += [str(q) for q in backend.convert_rule(rule)]  # type: ignore[no-untyped-call]
+    return found
+
+
+ROWS: list[dict[str, object]] = [
+    {"Image": "C:\\Windows\\System32\\SCHTASKS.EXE", "CommandLine": "schtasks /CREATE /RU SYSTEM",
+     "ParentImage": "C:\\Windows\\explorer.exe", "User": "nt authority\\system", "EventID": 1},
+    {"Image": None, "CommandLine": "ärger /tn \\Microsoft\\x", "EventID": 4698, "Extra": True},
+    {"CommandLine": "C:\\x.exe", "Image": "C:\\x.exe", "ParentImage": "D:\\a", "User": "bob"},
+    {"Unrelated": "value", "EventID": "4698"},
+]  # fmt: skip
+
+
+def test_filled_columns_give_the_same_rows() -> None:
+    queries = conditions()
+    fields = sorted({f for row in ROWS for f in row} | {"Missing"})
+    full = JobTable(fields, ROWS)
+    lean = JobTable(fields, ROWS, conditions=queries)
+    try:
+        for query in queries:
+            try:
+                expected: list[int] | str = sorted(full.select(query))
+            except sqlite3.Error as error:
+                expected = type(error).__name__
+            try:
+                got: list[int] | str = sorted(lean.select(query))
+            except sqlite3.Error as error:
+                got = type(error).__name__
+            assert got == expected, query
+        assert any(full.select(q) for q in queries)  # the rows do match something
+    finally:
+        full.close()
+        lean.close()
+
+
+def test_a_condition_reading_an_empty_column_is_refused() -> None:
+    table = JobTable(["Image", "User"], ROWS, conditions=["`ci:Image` LIKE '%schtasks%'"])
+    try:
+        assert table.select("`ci:Image` LIKE '%schtasks%'") == [0]
+        with pytest.raises(LookupError):
+            table.select("User = 'bob'")
+        with pytest.raises(LookupError):
+            table.probe(["User = 'bob'"], 2)
+    finally:
+        table.close()
+
+
+def _rule_texts() -> list[str]:
+    root = resources.files("schedwarden") / "rules"
+    found: list[str] = []
+    pending = [root]
+    while pending:
+        for entry in pending.pop().iterdir():
+            if entry.is_dir():
+                pending.append(entry)
+            elif entry.name.endswith((".yml", ".yaml")):
+                found.append(entry.read_text(encoding="utf-8"))
+    return found
+
+
+def _summary(collection: SigmaCollection) -> list[object]:
+    return [
+        (type(r).__name__, r.to_dict(), [str(e) for e in getattr(r, "errors", ())])
+        for r in collection.rules
+    ] + [str(e) for e in collection.errors]
+
+
+def test_libyaml_reads_every_rule_of_the_package_as_from_yaml_does() -> None:
+    texts = _rule_texts()
+    assert len(texts) > 20
+    for text in texts:
+        expected = SigmaCollection.from_yaml(text, collect_errors=True)
+        assert _summary(sigma_collection(text)) == _summary(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "title: [unclosed\n",
+        "a: b\n c: d\n",
+        "title: x\n\tdetection: y\n",
+        "key: &a [*a]\n",
+        "- !!python/object:os.system 'echo'\n",
+        "title: ok\n---\n: :\n",
+        "title: \x07bell\n",
+        "title: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
+        + "detection: {sel: {command: *a8}, condition: sel}\n",
+    ],
+)
+def test_bad_yaml_fails_with_from_yamls_own_error(text: str) -> None:
+    try:
+        SigmaCollection.from_yaml(text, collect_errors=True)
+    except Exception as error:
+        with pytest.raises(type(error)) as caught:
+            sigma_collection(text)
+        assert str(caught.value) == str(error)
+    else:
+        assert _summary(sigma_collection(text)) == _summary(
+            SigmaCollection.from_yaml(text, collect_errors=True)
+        )
+
+
+def test_relevance_of_a_real_rule() -> None:
+    text = textwrap.dedent(
+        """
+        title: Scheduled Task Created
+        tags: [attack.persistence, attack.T1053.005]
+        """
+    )
+    assert log_sigma._relevant(text)
+    assert log_sigma._relevant(text.replace("T1053.005", "t1059"))  # the title says it too
+    other = text.replace("T1053.005", "t1059").replace("Scheduled Task", "Service")
+    assert not log_sigma._relevant(other)
+
+
+_WORDS = ["t1053", "schtasks", "\\tasks\\", "taskcache", "atsvc", "4698", "4702", "44698",
+          "scheduled task", "scheduled_task", "scheduledtask", "scheduled\ntask", "sched"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_WORDS).map(lambda w: w.upper() if len(w) % 2 else w.title()),
+            st.sampled_from(_WORDS),
+            st.sampled_from(["\u017f", "\u212a", "\u0130", "é", " ", "_", "1", "a", "\n"]),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_relevance_is_the_pattern(text: str) -> None:
+    expected = re.compile(log_sigma._RELEVANT.pattern, re.IGNORECASE).search(text) is not None
+    assert log_sigma._relevant(text) == expected
