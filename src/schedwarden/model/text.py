@@ -54,6 +54,6 @@ def json_safe(text: str) -> str:
     Everything else is kept exactly (the JSON encoder escapes controls itself), so a JSON consumer
     sees the real command, and the output is valid UTF-8 for any strict parser.
     """
-    if not _LONE_SURROGATE.search(text):
-        return text
+    if text.isascii() or text.isprintable() or not _LONE_SURROGATE.search(text):
+        return text  # a lone surrogate is neither ASCII nor printable (category Cs)
     return _LONE_SURROGATE.sub(lambda m: f"\\x{ord(m.group(0)) - 0xDC00:02x}", text)

@@ -6,17 +6,26 @@ counts. Lines are independent, so the stream can be cut, grepped and shipped as 
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 
 from ..model import AuditReport
-from .serialize import plain
+from .json_text import compact
+from .serialize import SharedParts, plain
 
 
 def write_jsonl(report: AuditReport, stream: TextIO, *, color: bool = False) -> None:
+    shared = SharedParts()
+    lines: list[str] = []
+
     def emit(obj: dict[str, Any]) -> None:
-        stream.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
-        stream.write("\n")
+        lines.append(compact(obj))
+        if len(lines) >= 512:
+            flush()
+
+    def flush() -> None:
+        lines.append("")
+        stream.write("\n".join(lines))
+        lines.clear()
 
     emit(
         {
@@ -32,5 +41,6 @@ def write_jsonl(report: AuditReport, stream: TextIO, *, color: bool = False) -> 
         ("issue", report.issues),
     ):
         for record in records:
-            emit({"type": kind, **plain(record)})
+            emit({"type": kind, **plain(record, shared)})
     emit({"type": "summary", **plain(report.summary())})
+    flush()

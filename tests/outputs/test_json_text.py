@@ -1,0 +1,104 @@
+"""`json_text` writes exactly what the standard library writes, shared parts and streams included."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schedwarden.outputs.json_text import compact, indented_chunks
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+class Level(IntEnum):
+    HIGH = 3
+
+
+def _stdlib_indented(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _stdlib_compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_text = st.text(
+    alphabet=st.characters(codec=None)
+    | st.sampled_from(['"', "\\", "\n", "\x00", "\x7f", "\u2028", "\udcff", "\ud800", "é"])
+)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _text
+    | st.sampled_from([Colour.RED, Level.HIGH, -0.0, 2**70, 1e300])
+)
+_keys = _text | st.integers() | st.floats() | st.booleans() | st.none()
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(_keys, inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_values, st.integers(min_value=0, max_value=4))
+def test_indented_is_the_standard_library_s(value: Any, stream_depth: int) -> None:
+    assert "".join(indented_chunks(value, stream_depth=stream_depth)) == _stdlib_indented(value)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_values)
+def test_compact_is_the_standard_library_s(value: Any) -> None:
+    assert compact(value) == _stdlib_compact(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_text, _values, max_size=3), max_size=3), st.data())
+def test_shared_containers_reused_at_any_level_give_the_same_text(
+    parts: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """A shared part appears many times, at one or at several indentation levels."""
+    picks = st.sampled_from(parts) if parts else st.just({})
+    document = {
+        "jobs": [{"schedule": data.draw(picks), "n": i} for i in range(4)],
+        "deeper": [[{"x": data.draw(picks)}], data.draw(picks)],
+        "top": data.draw(picks),
+    }
+    shared = {id(p) for p in parts}
+    text = "".join(indented_chunks(document, shared))
+    assert text == _stdlib_indented(document)
+
+
+def test_iterators_are_written_as_lists_item_by_item() -> None:
+    document = {"jobs": iter([{"a": 1}, {"b": [1, 2]}]), "none": iter([]), "n": 3}
+    chunks = list(indented_chunks(document))
+    expected = {"jobs": [{"a": 1}, {"b": [1, 2]}], "none": [], "n": 3}
+    assert "".join(chunks) == _stdlib_indented(expected)
+    assert '{\n      "a": 1\n    }' in chunks  # a job is one chunk at the default depth
+
+
+def test_special_floats_and_keys_as_the_standard_library_writes_them() -> None:
+    value = {1.5: math.nan, True: math.inf, None: -math.inf, 7: [], "e": {}, False: ()}
+    assert "".join(indented_chunks(value)) == _stdlib_indented(value)
+    assert compact(value) == _stdlib_compact(value)
+
+
+def test_what_the_standard_library_refuses_is_refused() -> None:
+    with pytest.raises(TypeError):
+        "".join(indented_chunks({"a": {"b": object()}}))
+    with pytest.raises(TypeError):
+        "".join(indented_chunks({"a": {(1, 2): 1}}))
