@@ -92,7 +92,8 @@ def crash_runs(
     """(runs done, snapshots committed, problems) over `runs` SIGKILLs; with `rotate`, a fresh
     database every `rotate` runs (the full check of every run grows with the history)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["schedwarden.cli.main", "schedwarden.store"])
+    # the verb runs in a forked child: load it (the CLI imports verbs on first use) beforehand
+    context.set_forkserver_preload(["schedwarden.cli.main", "schedwarden.cli.baseline"])
     rng = random.Random(seed)
     problems: list[str] = []
     acknowledged: str | None = None
