@@ -35,7 +35,8 @@ def analysis_context(
     allowlist, or when asked) the sha256 of the files jobs run."""
     if source.kind is SourceKind.FILE:  # loose definition files: there is no host to look at
         return AnalysisContext(rules=rules, allowlist=allowlist)
-    facts = path_facts(source, (w.path for job in jobs for w in wanted_paths(job)))
+    wanted = {job.job_id: wanted_paths(job) for job in jobs}
+    facts = path_facts(source, (w.path for needs in wanted.values() for w in needs))
     hashes: dict[str, str] = {}
     if allowlist is not None or hash_targets:
         hashes = target_hashes(source, jobs, facts)
@@ -46,6 +47,7 @@ def analysis_context(
         rules=rules,
         allowlist=allowlist,
         file_facts=True,
+        wanted=wanted,
     )
 
 

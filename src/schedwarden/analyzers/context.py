@@ -8,7 +8,7 @@ the answers over here as plain data: the analyzer judges, the enrichment only lo
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -90,8 +90,21 @@ class HostAccounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Wanted:
+    """A path whose facts an analyzer needs, and why (`role`)."""
+
+    role: str
+    path: str
+    action: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AnalysisContext:
     """Everything an analyzer may use besides the jobs and issues of the run.
+
+    `wanted` holds, by job id, the paths each job needs facts for (`privilege.wanted_paths`, as
+    the enrichment step computed them: analyzers reuse them instead of reading the commands again).
 
     `facts` holds every path an analyzer asked for and each of its ancestor folders;
     `target_hashes` the sha256 of the files jobs run (only when an allowlist needs them).
@@ -105,6 +118,7 @@ class AnalysisContext:
     rules: RulePack | None = None
     allowlist: Allowlist | None = None
     file_facts: bool = False  # True when paths were looked up (an image or the live host)
+    wanted: Mapping[str, Sequence[Wanted]] = field(default_factory=dict)
 
     def fact(self, path: str) -> PathFact | None:
         return self.facts.get(posixpath.normpath(path)) if path.startswith("/") else None

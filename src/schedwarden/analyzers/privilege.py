@@ -24,11 +24,10 @@ import ntpath
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from ..model import ExecAction, Finding, Issue, Mechanism, ScheduledJob, Severity
 from .base import Analyzer, for_dormant, is_privileged
-from .context import EMPTY_CONTEXT, AnalysisContext, HostAccounts, PathFact, ancestors
+from .context import EMPTY_CONTEXT, AnalysisContext, HostAccounts, PathFact, Wanted, ancestors
 from .sigma_fields import script_path
 
 LINUX = frozenset(
@@ -60,6 +59,7 @@ KEYWORDS = frozenset({"{", "}", "if", "then", "else", "elif", "do", "while", "un
 WILDCARD_COMMANDS = frozenset({"tar", "chown", "chmod", "chgrp", "rsync", "zip", "7z", "scp"})
 SOURCES = frozenset({".", "source"})
 OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
+_OPERATOR_STARTS = frozenset(op[0] for op in OPERATORS)
 MAX_WANTED = 64
 
 RULES: dict[str, str] = {
@@ -84,16 +84,6 @@ REMEDIATION = {
     "then check what was changed.",
     "UNQUOTED_PATH_WITH_SPACES": 'Quote the program path in the task ("C:\\Program Files\\...").',
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Wanted:
-    """A path whose facts the analyzer needs, and why (`role`)."""
-
-    role: str
-    path: str
-    action: int | None = None
-    detail: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +216,11 @@ def simple_commands(line: str) -> list[list[Word]]:
             finish()
             i += 1
             continue
-        operator = next((op for op in OPERATORS if line.startswith(op, i)), None)
+        operator = (
+            next((op for op in OPERATORS if line.startswith(op, i)), None)
+            if c in _OPERATOR_STARTS
+            else None
+        )
         if operator is not None and not (operator == "(" and line.startswith("$(", i - 1)):
             finish()
             redirect = False
@@ -311,7 +305,9 @@ def analyze(
 
 
 def _linux(job: ScheduledJob, context: AnalysisContext) -> Iterator[Finding]:
-    wanted = wanted_paths(job)
+    wanted = context.wanted.get(job.job_id)
+    if wanted is None:
+        wanted = wanted_paths(job)
     trusted = _trusted(job, context.accounts)
     seen: set[tuple[str, str]] = set()
     by_command: dict[tuple[int | None, str], list[Wanted]] = {}
