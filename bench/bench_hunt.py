@@ -8,19 +8,23 @@
     system, steadier than wall clock on a shared machine), each the best of --repeat, after one
     unmeasured run of each that also leaves the package's bytecode cached, as an installed
     package has it. Zircolite could not be installed here (see bench/README.md).
-(b) syslog: a generated file of --syslog-mb megabytes (a quarter of the lines are cron CMD lines,
-    the rest sshd/kernel/systemd); `schedwarden hunt FILE -f jsonl` versus `grep -c CRON FILE`.
+(b) syslog: a generated file of --syslog-mb megabytes per --cron-share (the share of lines that are
+    cron CMD lines, the rest sshd/kernel/systemd; by default 0.25, the heavy mixture, and 0.01, a
+    realistic one: loghub's Linux sample has 0.1% cron lines, its Thunderbird sample 3.2%);
+    `schedwarden hunt FILE -f jsonl` versus `grep -c CRON FILE`.
 
 Wall clock, best of --repeat.
 
     python bench/bench_hunt.py
     python bench/bench_hunt.py --records 150000 --syslog-mb 1024 --sigma ../shared/corpus/sigma/rules
+    python bench/bench_hunt.py --syslog-only --syslog-mb 1024 --cron-share 0.25 --cron-share 0.01
     python bench/bench_hunt.py --evtx-only --evtx-dir /tmp/evtx-150k --repeat 5
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -34,12 +38,13 @@ from functools import partial
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-LINES = (
-    "Nov 27 10:{m:02d}:01 host1 CRON[{p}]: (root) CMD (run-parts /etc/cron.hourly)\n",
+CRON_LINE = "Nov 27 10:{m:02d}:01 host1 CRON[{p}]: (root) CMD (run-parts /etc/cron.hourly)\n"
+OTHER_LINES = (
     "Nov 27 10:{m:02d}:02 host1 sshd[{p}]: Accepted publickey for alice from 10.0.0.1 port 50000 ssh2\n",
     "Nov 27 10:{m:02d}:03 host1 kernel: [{p}.000] eth0: link up, 1000Mbps, full-duplex\n",
     "Nov 27 10:{m:02d}:04 host1 systemd[{p}]: Started Session 42 of user alice.\n",
 )
+CRON_SHARES = (0.25, 0.01)
 
 
 def best(repeat: int, run: Callable[[], object]) -> float:
@@ -121,18 +126,61 @@ def bench_evtx(options: argparse.Namespace, work: Path) -> None:
         )
 
 
-def generate_syslog(path: Path, megabytes: int) -> None:
+def generate_syslog(path: Path, megabytes: int, cron_share: float = 0.25) -> None:
+    """`megabytes` MiB of syslog lines, `cron_share` of them cron CMD lines (at random places)."""
     rng = random.Random(7)
     target = megabytes * 1024 * 1024
     with open(path, "w", encoding="ascii") as out:
         size = 0
         while size < target:
             block = "".join(
-                rng.choice(LINES).format(m=rng.randrange(60), p=rng.randrange(99999))
+                (CRON_LINE if rng.random() < cron_share else rng.choice(OTHER_LINES)).format(
+                    m=rng.randrange(60), p=rng.randrange(99999)
+                )
                 for _ in range(50_000)
             )
             out.write(block)
             size += len(block)
+
+
+def cpu_of_children(run: Callable[[], object]) -> float:
+    """User + system CPU seconds of the child processes `run` waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_syslog(options: argparse.Namespace, work: Path) -> None:
+    print(f"(b) syslog, load average at start {os.getloadavg()[0]:.2f} (2 cores are shared)")
+    for share in options.cron_share or CRON_SHARES:
+        bench_syslog_mixture(options, work, share)
+
+
+def bench_syslog_mixture(options: argparse.Namespace, work: Path, share: float) -> None:
+    log = work / "syslog"
+    generate_syslog(log, options.syslog_mb, share)
+    size = log.stat().st_size / 1e6
+
+    def grep_run() -> None:
+        subprocess.run(["grep", "-c", "CRON", str(log)], check=False, capture_output=True)
+
+    def hunt_run() -> None:
+        cli("hunt", str(log), "-f", "jsonl", "-o", str(work / "h.jsonl"), "-q")
+
+    grep, hunt = best(options.repeat, grep_run), best(options.repeat, hunt_run)
+    grep_cpu, hunt_cpu = cpu_of_children(grep_run), cpu_of_children(hunt_run)
+    with open(work / "h.jsonl", "rb") as output:
+        output.seek(max(0, output.seek(0, os.SEEK_END) - 4096))
+        summary = json.loads(output.read().splitlines()[-1])
+    log.unlink()
+    print(f"    {size:.0f} MB, {share * 100:g}% cron lines, {summary['events']} events")
+    print(f"    grep -c CRON:                 {grep:7.2f} s  ({size / grep:.0f} MB/s)")
+    print(
+        f"    schedwarden hunt (CLI):       {hunt:7.2f} s  ({size / hunt:.0f} MB/s, "
+        f"{hunt / grep:.1f}x grep)"
+    )
+    print(f"    CPU s (user+sys), one run:    grep {grep_cpu:.2f}, hunt {hunt_cpu:.2f}")
 
 
 def cli(*args: str) -> None:
@@ -147,32 +195,25 @@ def main() -> None:
     parser.add_argument("--evtx-dir", type=Path, help="(a) on this folder of EVTX files as it is")
     parser.add_argument("--evtx-only", action="store_true", help="run (a) only")
     parser.add_argument("--syslog-mb", type=int, default=256)
+    parser.add_argument(
+        "--cron-share",
+        type=float,
+        action="append",
+        help="share of cron lines in the generated syslog (repeatable; default: 0.25 and 0.01)",
+    )
+    parser.add_argument("--syslog-only", action="store_true", help="run (b) only")
     parser.add_argument("--sigma", type=Path, default=CORPUS / "sigma" / "rules")
     parser.add_argument("--repeat", type=int, default=3)
     options = parser.parse_args()
+    if options.syslog_only:
+        with tempfile.TemporaryDirectory(prefix="sw-bench-") as temp:
+            bench_syslog(options, Path(temp))
+        return
     with tempfile.TemporaryDirectory(prefix="sw-bench-") as temp:
         work = Path(temp)
         bench_evtx(options, work)
-        if options.evtx_only:
-            return
-        log = work / "syslog"
-        generate_syslog(log, options.syslog_mb)
-        size = log.stat().st_size / 1e6
-        grep = best(
-            options.repeat,
-            lambda: subprocess.run(
-                ["grep", "-c", "CRON", str(log)], check=False, capture_output=True
-            ),
-        )
-        hunt = best(
-            options.repeat,
-            lambda: cli("hunt", str(log), "-f", "jsonl", "-o", str(work / "h.jsonl"), "-q"),
-        )
-        print(f"(b) syslog {size:.0f} MB")
-        print(f"    grep -c CRON:                 {grep:7.2f} s  ({size / grep:.0f} MB/s)")
-        print(
-            f"    schedwarden hunt (CLI):       {hunt:7.2f} s  ({size / hunt:.0f} MB/s, {hunt / grep:.0f}x grep)"
-        )
+        if not options.evtx_only:
+            bench_syslog(options, work)
 
 
 if __name__ == "__main__":

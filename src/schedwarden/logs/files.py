@@ -26,7 +26,7 @@ MAX_FILES = 100_000
 def evidence(
     path: str, host: str = "", line: int | None = None, offset: int | None = None
 ) -> Evidence:
-    return Evidence(SourceKind.FILE, host, path, line=line, offset=offset)
+    return Evidence(SourceKind.FILE, host, path, (), line, offset)  # positional: once per event
 
 
 def issue(

@@ -8,14 +8,17 @@ escaped, the table renders every evidence string through `render_untrusted` as p
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from operator import attrgetter
 from typing import Any, TextIO
 
 from rich.table import Table
 from rich.text import Text
 
-from ..model import JobEvent, render_csv_cell, render_untrusted
+from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
 from ..outputs.rich_tables import cell, console_for, findings_table, issues_table
 from ..outputs.serialize import plain
 from .report import HuntReport
@@ -62,8 +65,12 @@ def write_hunt_json(report: HuntReport, stream: TextIO, *, color: bool = False) 
 
 
 def _jsonl(stream: TextIO, obj: dict[str, Any]) -> None:
-    stream.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+    stream.write(_json_line(obj))
     stream.write("\n")
+
+
+def _json_line(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def write_hunt_jsonl(report: HuntReport, stream: TextIO, *, color: bool = False) -> None:
@@ -76,14 +83,194 @@ def write_hunt_jsonl(report: HuntReport, stream: TextIO, *, color: bool = False)
             "source": plain(report.source),
         },
     )
-    for kind, records in (
-        ("event", report.events),
-        ("finding", report.findings),
-        ("issue", report.issues),
-    ):
+    lines = EventLines()
+    batch: list[str] = []
+    for event in report.events:
+        batch.append(lines.line(event))
+        if len(batch) >= WRITE_BATCH:
+            stream.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        stream.write("\n".join(batch) + "\n")
+    for kind, records in (("finding", report.findings), ("issue", report.issues)):
         for record in records:
             _jsonl(stream, {"type": kind, **plain(record)})
     _jsonl(stream, {"type": "summary", **plain(report.summary())})
+
+
+# ---------------------------------------------------------------------------------------------
+# Event lines of the JSONL output, built directly
+#
+# A hunt over a big syslog writes millions of events. `EventLines.line` gives the text that
+# `_jsonl({"type": "event", **plain(event)})` writes, without the generic mapping: the evidence of
+# one file is encoded once, with slots for its line and offset, a shared event time once, and the
+# strings, numbers and flags of `extra` directly. An event of any other shape (a value of another
+# type in `extra`, evidence with file facts, or a model whose fields changed) is written the
+# generic way; tests compare both ways.
+
+WRITE_BATCH = 4096
+EVENT_FIELDS = ("time", "host", "action", "job_name", "evidence", "actor", "command", "extra")
+EVIDENCE_KEY = ("source_kind", "host", "path")  # what one file's evidence template depends on
+EVIDENCE_SLOTS = ("line", "offset")  # the values filled in per event, in this order
+_string_json: Callable[[str], str] = json.encoder.encode_basestring  # as json.dumps encodes str
+
+
+def _shape_is_known() -> bool:
+    """Whether the model still has the fields, in the order, that the direct encoding writes."""
+    names = tuple(f.name for f in dataclasses.fields(Evidence))
+    return (
+        tuple(f.name for f in dataclasses.fields(JobEvent)) == EVENT_FIELDS
+        and names[: len(EVIDENCE_KEY)] == EVIDENCE_KEY
+        and any(names[i : i + 2] == EVIDENCE_SLOTS for i in range(len(names)))
+        and not any(isinstance(getattr(c, "kind", None), str) for c in (JobEvent, Evidence))
+    )
+
+
+# Evidence of a log event sets only the key and slot fields; the others keep their defaults.
+_EVIDENCE_OTHER = tuple(
+    f.name for f in dataclasses.fields(Evidence) if f.name not in EVIDENCE_KEY + EVIDENCE_SLOTS
+)
+_EVIDENCE_DEFAULTS = tuple(  # a field without a plain default never matches: generic path
+    f.default for f in dataclasses.fields(Evidence) if f.name in _EVIDENCE_OTHER
+)
+
+
+_evidence_other: Callable[[Any], tuple[Any, ...]] = (
+    attrgetter(*_EVIDENCE_OTHER)  # one C call
+    if len(_EVIDENCE_OTHER) > 1
+    else lambda evidence: tuple(getattr(evidence, name) for name in _EVIDENCE_OTHER)
+)
+
+
+class EventLines:
+    """JSONL lines of job events for one write. It remembers, each up to MAX_MEMO entries, the
+    evidence template of each file, the text of each time object and of short strings (hosts,
+    actions, users, `extra` keys: the same few in every event)."""
+
+    MAX_MEMO = 4096
+    SHORT = 32  # strings up to this length are remembered
+
+    def __init__(self) -> None:
+        self.direct = _shape_is_known()
+        self._templates: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        self._times: dict[int, tuple[datetime, str]] = {}
+        self._strings: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+
+    def line(self, event: JobEvent) -> str:
+        """`_json_line({"type": "event", **plain(event)})`."""
+        if self.direct:
+            text = self._direct(event)
+            if text is not None:
+                return text
+        return _json_line({"type": "event", **plain(event)})
+
+    def _direct(self, event: JobEvent) -> str | None:
+        evidence = self._evidence(event.evidence)
+        when = self._time(event.time)
+        extra = self._mapping(event.extra)
+        if evidence is None or when is None or extra is None:
+            return None
+        strings = self._strings
+        texts: list[str] = []
+        for value in (event.host, event.action, event.job_name, event.actor, event.command):
+            if type(value) is not str:
+                if value is None and len(texts) >= 3:  # actor and command may be None
+                    texts.append("null")
+                    continue
+                return None
+            text = strings.get(value)
+            if text is None:
+                text = _string_json(value if value.isascii() else json_safe(value))
+                if len(value) <= self.SHORT:
+                    if len(strings) >= self.MAX_MEMO:
+                        strings.clear()
+                    strings[value] = text
+            texts.append(text)
+        host, action, name, actor, command = texts
+        return (
+            f'{{"type":"event","time":{when},"host":{host},"action":{action},'
+            f'"job_name":{name},"evidence":{evidence},"actor":{actor},'
+            f'"command":{command},"extra":{extra}}}'
+        )
+
+    def _mapping(self, extra: object) -> str | None:
+        """`extra` as JSON when it holds only strings, ints, flags and None, by ASCII keys."""
+        if type(extra) is not dict:
+            return None
+        keys = self._keys
+        parts = []
+        for key, value in extra.items():
+            if type(key) is not str:
+                return None
+            name = keys.get(key)
+            if name is None:
+                if not key.isascii():
+                    return None
+                if len(keys) >= self.MAX_MEMO:
+                    keys.clear()
+                name = keys[key] = _string_json(key) + ":"
+            kind = type(value)
+            if kind is str:
+                parts.append(name + _string_json(value if value.isascii() else json_safe(value)))
+            elif kind is int:
+                parts.append(name + repr(value))
+            elif value is None or kind is bool:
+                parts.append(name + _CONSTANTS[value])
+            else:
+                return None
+        return "{" + ",".join(parts) + "}"
+
+    def _time(self, when: object) -> str | None:
+        if type(when) is not datetime:
+            return None
+        memo = self._times.get(id(when))
+        if memo is not None and memo[0] is when:
+            return memo[1]
+        if len(self._times) >= self.MAX_MEMO:
+            self._times.clear()
+        text = _string_json(when.isoformat().replace("+00:00", "Z"))
+        self._times[id(when)] = (when, text)  # kept, so that the id is not reused meanwhile
+        return text
+
+    def _evidence(self, evidence: object) -> str | None:
+        if type(evidence) is not Evidence or _evidence_other(evidence) != _EVIDENCE_DEFAULTS:
+            return None
+        kind, host, path = evidence.source_kind, evidence.host, evidence.path
+        if not isinstance(kind, str) or type(host) is not str or type(path) is not str:
+            return None
+        key = (kind, host, path)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= self.MAX_MEMO:
+                self._templates.clear()
+            template = self._templates[key] = _evidence_template(evidence)
+        line, offset = _number(evidence.line), _number(evidence.offset)
+        if line is None or offset is None:
+            return None
+        before, between, after = template
+        return f"{before}{line}{between}{offset}{after}"
+
+
+def _number(value: object) -> str | None:
+    if value is None:
+        return "null"
+    return repr(value) if type(value) is int else None
+
+
+def _evidence_template(evidence: Evidence) -> tuple[str, str, str]:
+    """The JSON of `evidence` in three parts: before its line, between line and offset, after."""
+    mapped: dict[str, Any] = plain(evidence)
+    names = list(mapped)
+    slot = names.index(EVIDENCE_SLOTS[0])
+    head = _json_line({n: mapped[n] for n in names[:slot]})
+    tail = _json_line({n: mapped[n] for n in names[slot + 2 :]})
+    before = (head[:-1] + "," if len(head) > 2 else "{") + f'"{EVIDENCE_SLOTS[0]}":'
+    after = ("," + tail[1:]) if len(tail) > 2 else "}"
+    return before, f',"{EVIDENCE_SLOTS[1]}":', after
+
+
+_CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
 def _event_row(event: JobEvent, kind: str = "event") -> dict[str, object]:

@@ -5,22 +5,35 @@ modification time, so a month after it belongs to the year before, which also pl
 of a rotated file across New Year), RFC 5424 (`<13>1 2026-01-02T03:04:05Z host app pid - - msg`),
 ISO-8601 (rsyslog's high-precision format), and loghub's `- epoch YYYY.MM.DD node` prefix.
 Lines are read as bytes and capped; an oversized line is an Issue with its offset.
+
+Speed: only the lines holding a keyword are decoded and parsed (the others are passed over by
+RE2 at memory speed, in place in each block), a timestamp's time is worked out once per file,
+and a big plain file is searched by two processes.
 """
 
 from __future__ import annotations
 
+import io
+import multiprocessing
+import os
 import re
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
+
+import re2
 
 from ..model import Evidence, Issue, JobEvent
 from .files import evidence, issue
 
 MAX_LINE = 64 * 1024
 BLOCK = 4 << 20
-_KEYWORD = re.compile(rb"[cC][rR][oO][nN]|atd|USER ")
+MAX_STAMPS = 4096  # distinct timestamps remembered per file (cleared when full)
+# A line is looked at when it holds `cron` in any ASCII case, `atd` or `USER ` (busybox crond).
+_KEYWORDS = (re2.compile(rb"(?i)cron"), re2.compile(rb"atd"), re2.compile(rb"USER "))
 MONTHS = {
     m: i
     for i, m in enumerate(
@@ -81,6 +94,10 @@ CRON_EVENTS = {
     "ERROR": "error",
     "STARTUP": "daemon_started",
 }
+_EVENT_PREFIXES = tuple(CRON_EVENTS)
+
+
+Line = tuple[int, int, bytes]  # a keyword line: its number, its file offset, its bytes
 
 
 def read_syslog(
@@ -90,95 +107,294 @@ def read_syslog(
 
     The file is read in blocks; only lines holding a keyword of these daemons are looked at
     (found by a search over the block, not line by line). A line longer than MAX_LINE is an
-    Issue and is skipped however long it is; the time budget is checked after each block."""
+    Issue and is skipped however long it is; the time budget is checked after each block.
+    A big plain file is read by two processes (`Tail`): the same blocks, the same events."""
     started = time.monotonic()
-    number, base = 1, 0  # line number and file offset of the first byte of `data`
-    carry = b""
-    skipping = False  # inside an oversized line: discard up to its newline
-    while True:
-        chunk = stream.read(BLOCK)
-        final = not chunk
-        data = carry + chunk
-        carry = b""
-        if skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                base += len(data)
-                if final:
-                    return
-                continue
-            data = data[newline + 1 :]
-            base += newline + 1
-            number += 1
-            skipping = False
-        end = len(data) if final else data.rfind(b"\n") + 1
-        block, carry = data[:end], data[end:]
-        yield from _scan(block, path, number, base, mtime)
-        number += block.count(b"\n")
-        base += end
-        if len(carry) > MAX_LINE:
-            yield issue(
-                "LOG_LINE_TOO_LONG",
-                f"line longer than {MAX_LINE} bytes skipped",
-                path,
-                number,
-                base,
-            )
-            base += len(carry)
-            carry = b""
-            skipping = True
-        if final:
-            return
-        if time.monotonic() - started > budget:
-            yield issue(
-                "LOG_TIME_BUDGET",
-                f"reading stopped after {budget:g} s at line {number}",
-                path,
-                number,
-                base,
-            )
-            return
-
-
-def _scan(
-    block: bytes, path: str, number: int, base: int, mtime: datetime
-) -> Iterator[JobEvent | Issue]:
-    """The events of the lines of `block` (whole lines) that hold a keyword."""
-    position = counted = 0
-    while True:
-        match = _KEYWORD.search(block, position)
-        if match is None:
-            return
-        start = block.rfind(b"\n", 0, match.start()) + 1
-        end = block.find(b"\n", match.end())
-        end = len(block) if end < 0 else end + 1
-        number += block.count(b"\n", counted, start)
-        counted = start
-        if end - start > MAX_LINE:
-            yield issue(
-                "LOG_LINE_TOO_LONG",
-                f"line longer than {MAX_LINE} bytes skipped",
-                path,
-                number,
-                base + start,
-            )
+    stamps: dict[bytes, datetime | None] = {}  # timestamp text → time: lines share their second
+    for item in _keyword_lines_of(path, stream, started, budget):
+        if isinstance(item, Issue):
+            yield item
         else:
-            event = parse_line(block[start:end], path, number, base + start, mtime)
+            number, offset, raw = item
+            event = _parse(raw, path, number, offset, mtime, stamps)
             if event is not None:
                 yield event
-        position = end
+
+
+def _keyword_lines_of(
+    path: str, stream: BinaryIO, started: float, budget: float
+) -> Iterator[Line | Issue]:
+    """The keyword lines and the issues of the file, in file order."""
+    reading = Reading(path)
+    tail = Tail.start(path, stream, started + budget)
+    try:
+        stop = tail.split if tail is not None else None
+        while stop is None or reading.position < stop:
+            chunk = stream.read(BLOCK if stop is None else min(BLOCK, stop - reading.position))
+            if not chunk:
+                yield from reading.finish()
+                return
+            yield from reading.feed(chunk)
+            if time.monotonic() - started > budget:
+                yield reading.out_of_time(budget)
+                return
+        assert tail is not None
+        found = tail.result()
+        if found is None:  # the helper failed: read on here
+            while chunk := stream.read(BLOCK):
+                yield from reading.feed(chunk)
+                if time.monotonic() - started > budget:
+                    yield reading.out_of_time(budget)
+                    return
+            yield from reading.finish()
+            return
+        first = reading.number  # of the line across the split: the helper's line 0
+        while reading.carry and not reading.skipping:  # that line, up to its newline
+            chunk = stream.read(BLOCK)
+            if not chunk:
+                yield from reading.finish()
+                break
+            newline = chunk.find(b"\n")
+            yield from reading.feed(chunk if newline < 0 else chunk[: newline + 1])
+        for kind, number, offset, raw in found:
+            if kind == "line":
+                yield first + number, offset, raw
+            elif kind == "long":
+                yield _too_long(path, first + number, offset)
+            else:
+                yield _out_of_time(path, budget, first + number, offset)
+    finally:
+        if tail is not None:
+            tail.close()
+
+
+class Reading:
+    """Where the block-by-block reading of one syslog file stands: the line number and file
+    offset of `carry` (the start of a line that a later block ends), and whether an oversized
+    line is being skipped up to its newline."""
+
+    def __init__(self, path: str, number: int = 1, position: int = 0, skipping: bool = False):
+        self.path = path
+        self.number = number
+        self.base = position  # file offset of carry[0], or of the next byte to read
+        self.carry = b""
+        self.skipping = skipping
+
+    @property
+    def position(self) -> int:
+        """File offset of the next byte to read."""
+        return self.base + len(self.carry)
+
+    def feed(self, chunk: bytes) -> Iterator[Line | Issue]:
+        """The keyword lines that `chunk`, the next bytes read, ends. Blocks are not copied:
+        a block's lines are scanned in place, only the line begun before it is put together."""
+        low = 0  # where the unread part of `chunk` begins
+        if self.skipping:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self.base += len(chunk)
+                return
+            low = newline + 1
+            self.base += low
+            self.number += 1
+            self.skipping = False
+        last = chunk.rfind(b"\n", low)
+        if last < 0:
+            self.carry += chunk[low:]
+        else:
+            if self.carry:  # the line begun in the block before
+                first = chunk.find(b"\n", low) + 1
+                head = self.carry + chunk[low:first]
+                self.number = yield from self._scan(head, 0, len(head), self.base)
+                self.base += len(head)
+                low = first
+            high = last + 1
+            self.number = yield from self._scan(chunk, low, high, self.base - low)
+            self.base += high - low
+            self.carry = chunk[high:]
+        if len(self.carry) > MAX_LINE:
+            yield _too_long(self.path, self.number, self.base)
+            self.base += len(self.carry)
+            self.carry = b""
+            self.skipping = True
+
+    def finish(self) -> Iterator[Line | Issue]:
+        """The last line, when the file does not end with a newline."""
+        yield from self._scan(self.carry, 0, len(self.carry), self.base)
+
+    def out_of_time(self, budget: float) -> Issue:
+        return _out_of_time(self.path, budget, self.number, self.base)
+
+    def _scan(
+        self, data: bytes, low: int, high: int, base: int
+    ) -> Generator[Line | Issue, None, int]:
+        """The keyword lines of `data[low:high]` (whole lines), `base` being the file offset of
+        `data[0]`; returns the number of the line after them. Newlines are counted once, from
+        one keyword line to the next."""
+        number, counted = self.number, low
+        for start, end in keyword_lines(data, low, high):
+            number += data.count(b"\n", counted, start)
+            counted = start
+            if end - start > MAX_LINE:
+                yield _too_long(self.path, number, base + start)
+            else:
+                yield number, base + start, data[start:end]
+        return number + data.count(b"\n", counted, high)
+
+
+def _too_long(path: str, number: int, offset: int) -> Issue:
+    return issue(
+        "LOG_LINE_TOO_LONG", f"line longer than {MAX_LINE} bytes skipped", path, number, offset
+    )
+
+
+def _out_of_time(path: str, budget: float, number: int, offset: int) -> Issue:
+    message = f"reading stopped after {budget:g} s at line {number}"
+    return issue("LOG_TIME_BUDGET", message, path, number, offset)
+
+
+def keyword_lines(data: bytes, low: int = 0, high: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of every line of `data[low:high]` (whole lines) that holds a keyword, in
+    order; `end` is past the line's newline. One RE2 scan per keyword, each at memory speed
+    (RE2 skips ahead to a literal's first bytes) where one alternation of them would step
+    through every byte."""
+    high = len(data) if high is None else high
+    found: list[list[tuple[int, int]]] = []
+    for keyword in _KEYWORDS:
+        lines: list[tuple[int, int]] = []
+        position = low
+        while (match := keyword.search(data, position, high)) is not None:
+            found_at, found_end = match.span()
+            start = data.rfind(b"\n", low, found_at) + 1 or low
+            position = data.find(b"\n", found_end, high) + 1 or high
+            lines.append((start, position))
+        if lines:
+            found.append(lines)
+    if len(found) > 1:
+        return sorted(set().union(*found))
+    return found[0] if found else []
+
+
+# ---------------------------------------------------------------------------------------------
+# A big plain file is read by two processes: this one reads the first blocks and a forked helper
+# the rest, from a block boundary on. The helper only finds keyword lines (and overlong lines and
+# the time budget's end) exactly as this process would, counting lines from the one across the
+# boundary; this process then finishes that line and parses the helper's lines in order. Same
+# blocks, same events, same issues. If the helper fails, this process reads the rest itself.
+
+HELPER_MIN = 256 << 20  # plain files from this size on get a helper
+HELPER_SHARE = 0.6  # of the file the helper reads (this process also parses every line found)
+Found = list[tuple[str, int, int, bytes]]  # ("line" | "long" | "time", number, offset, bytes)
+
+
+class Tail:
+    """The end of a big plain file, from `split`, searched by a helper process."""
+
+    def __init__(self, executor: ProcessPoolExecutor, future: Future[Found], split: int):
+        self.executor, self.future, self.split = executor, future, split
+
+    @classmethod
+    def start(cls, path: str, stream: BinaryIO, deadline: float) -> Tail | None:
+        """A helper for the rest of `stream`, or None: the file is compressed, small or not a
+        regular file, there is one processor only, or no process can be started."""
+        if not isinstance(stream, io.BufferedReader) or not isinstance(stream.raw, io.FileIO):
+            return None
+        try:
+            info = os.fstat(stream.fileno())
+            if (
+                not stat.S_ISREG(info.st_mode)
+                or info.st_size < HELPER_MIN
+                or processors() < 2
+                or stream.tell() != 0
+            ):
+                return None
+            split = int(info.st_size * (1 - HELPER_SHARE)) // BLOCK * BLOCK
+            if split <= 0:
+                return None
+            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            identity = (info.st_dev, info.st_ino)
+            future = executor.submit(scan_tail, path, identity, split, deadline)
+        except (OSError, ValueError, RuntimeError):
+            return None
+        return cls(executor, future, split)
+
+    def result(self) -> Found | None:
+        try:
+            return self.future.result()
+        except Exception:  # a helper that failed or died: its part is read here
+            return None
+
+    def close(self) -> None:
+        """The helper process ended (or left to stop by itself at the deadline, when this
+        process stopped reading before it finished)."""
+        done = self.future.done()
+        self.executor.shutdown(wait=done, cancel_futures=True)
+
+
+def processors() -> int:
+    """The processors this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def scan_tail(path: str, identity: tuple[int, int], split: int, deadline: float) -> Found:
+    """The keyword lines, overlong lines and end of time of the file from `split` (a block
+    boundary) on, numbered from the line across `split` (0)."""
+    found: Found = []
+    with open(path, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if (info.st_dev, info.st_ino) != identity:
+            raise OSError("not the file the reader has open")
+        stream.seek(split - 1)
+        across = stream.read(1) != b"\n"  # a line runs across the split: the reader's
+        reading = Reading(path, number=0, position=split, skipping=across)
+        while chunk := stream.read(BLOCK):
+            found.extend(_record(item) for item in reading.feed(chunk))
+            if time.monotonic() > deadline:
+                found.append(("time", reading.number, reading.base, b""))
+                return found
+        found.extend(_record(item) for item in reading.finish())
+    return found
+
+
+def _record(item: Line | Issue) -> tuple[str, int, int, bytes]:
+    if isinstance(item, Issue):
+        return "long", item.evidence.line or 0, item.evidence.offset or 0, b""
+    number, offset, raw = item
+    return "line", number, offset, raw
 
 
 def parse_line(raw: bytes, path: str, number: int, offset: int, mtime: datetime) -> JobEvent | None:
+    return _parse(raw, path, number, offset, mtime, {})
+
+
+def _parse(
+    raw: bytes,
+    path: str,
+    number: int,
+    offset: int,
+    mtime: datetime,
+    stamps: dict[bytes, datetime | None],
+) -> JobEvent | None:
+    """`parse_line`, with the times of the timestamps seen before in `stamps` (by the text
+    before the host, which holds everything the time is read from)."""
     header = _HEADER.match(raw.rstrip(b"\r\n"))
     if header is None:
         return None
-    when = _when(header, mtime)
+    stamp = raw[: header.start("host")]
+    try:
+        when = stamps[stamp]
+    except KeyError:
+        if len(stamps) >= MAX_STAMPS:
+            stamps.clear()
+        when = stamps[stamp] = _when(header, mtime)
     if when is None:
         return None
-    host = header.group("host").decode("utf-8", "surrogateescape")
-    rest = header.group("rest").decode("utf-8", "surrogateescape")
-    if header.group("iso5424"):
+    host_bytes, rest_bytes, rfc5424 = header.group("host", "rest", "iso5424")
+    host = host_bytes.decode("utf-8", "surrogateescape")
+    rest = rest_bytes.decode("utf-8", "surrogateescape")
+    if rfc5424:
         parts = _5424_REST.match(rest)
         if parts is None:
             return None
@@ -192,12 +408,9 @@ def parse_line(raw: bytes, path: str, number: int, offset: int, mtime: datetime)
         tag = _TAG.match(rest)
         if tag is None:
             return None
-        ident, pid, sub, message = (
-            tag.group("ident"),
-            tag.group("pid"),
-            tag.group("sub"),
-            tag.group("msg"),
-        )
+        ident, pid, sub, message = tag.group("ident", "pid", "sub", "msg")
+    if ident.rsplit("/", 1)[-1].casefold() not in CRON_IDENTS:
+        return None  # before the evidence is made: most keyword lines are other programs'
     host = host.split("/", 1)[0]
     where = evidence(path, host, number, offset)
     local = header.group("iso5424") is None and not _ZONED.search(header.group("iso") or b"")
@@ -257,25 +470,31 @@ def parse_message(
             extra = {**base, "job_file": started.group("file")}
             return JobEvent(when, host, "ran", name, where, started.group("user"), None, extra)
         return JobEvent(when, host, "error", "at", where, None, None, {**base, "message": message})
-    busy = _BUSYBOX_RUN.match(message)
-    if busy is not None:
-        return JobEvent(
-            when, host, "ran", "cron", where, busy.group("user"), busy.group("cmd"), base
-        )
-    error = _DEBIAN_ERROR.match(message)
-    if error is not None:
-        return JobEvent(
-            when,
-            host,
-            "syntax_error",
-            error.group("file"),
-            where,
-            None,
-            None,
-            {**base, "message": error.group("what")},
-        )
-    bad = _BAD_FIELD.match(message)
-    if bad is not None:
+    if not message.startswith("("):  # busybox's `USER u pid n cmd c`, Debian's `Error: ...`
+        busy = _BUSYBOX_RUN.match(message)
+        if busy is not None:
+            return JobEvent(
+                when, host, "ran", "cron", where, busy.group("user"), busy.group("cmd"), base
+            )
+        error = _DEBIAN_ERROR.match(message)
+        if error is not None:
+            return JobEvent(
+                when,
+                host,
+                "syntax_error",
+                error.group("file"),
+                where,
+                None,
+                None,
+                {**base, "message": error.group("what")},
+            )
+        return None
+    # `(user) EVENT (detail)`: an upper-case event, or a lower-case `bad ...` (never both)
+    cron = _CRON_MSG.match(message)
+    if cron is None:
+        bad = _BAD_FIELD.match(message)
+        if bad is None:
+            return None
         return JobEvent(
             when,
             host,
@@ -286,22 +505,19 @@ def parse_message(
             None,
             {**base, "message": bad.group("event")},
         )
-    cron = _CRON_MSG.match(message)
-    if cron is None:
-        return None
-    event = cron.group("event")
-    user = cron.group("user")
-    detail = cron.group("detail") or ""
+    event, user, detail = cron.group("event", "user", "detail")
+    detail = detail or ""
     if not detail:  # `NUMBER OF HARD LINKS > 1 (/etc/cron.d/x)`: the file is the last (...)
         last = _LAST_PARENS.search(cron.group("tail"))
         detail = last.group(1) if last else ""
-    if event not in CRON_EVENTS and event.startswith(tuple(CRON_EVENTS)):
+    if event not in CRON_EVENTS and event.startswith(_EVENT_PREFIXES):
         event = next(e for e in CRON_EVENTS if event.startswith(e))
     found = CRON_EVENTS.get(event)
     if found is None:
         return None  # INFO and other daemon chatter
     action = found
-    extra = {**base, "event": event}
+    extra = base  # made for this message: filled in place
+    extra["event"] = event
     if action in ("ran", "finished", "output"):
         command = detail.replace("^M", "\r")
         if "^M" in detail:
