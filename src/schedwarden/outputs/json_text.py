@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Container, Iterator
-from typing import Any
+from typing import Any, TextIO
 
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 _INDENT = "  "
@@ -35,6 +35,19 @@ def indented_chunks(
     ones whole. A container whose id is in `shared` is the same object, unchanged, at every use
     (`SharedParts.ids`), so its text is made once for each indentation level."""
     yield from _Indented(shared).chunks(value, 0, stream_depth)
+
+
+def write_indented(value: Any, stream: TextIO, shared: Container[int] = frozenset()) -> None:
+    """What `json.dump(value, stream, indent=2, ensure_ascii=False)` and a newline would write,
+    a few hundred pieces at a time."""
+    batch: list[str] = []
+    for chunk in indented_chunks(value, shared):
+        batch.append(chunk)
+        if len(batch) >= 1024:
+            stream.write("".join(batch))
+            batch.clear()
+    batch.append("\n")
+    stream.write("".join(batch))
 
 
 class _Indented:
