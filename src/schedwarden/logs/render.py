@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
-from ..outputs.json_text import write_indented
+from ..outputs.json_text import dump_indented
 from ..outputs.rich_tables import cell, console_for, findings_table, issues_table
 from ..outputs.serialize import plain
 from .report import HuntReport
@@ -61,7 +61,7 @@ def hunt_document(report: HuntReport) -> dict[str, Any]:
 
 
 def write_hunt_json(report: HuntReport, stream: TextIO, *, color: bool = False) -> None:
-    write_indented(hunt_document(report), stream)
+    dump_indented(hunt_document(report), stream)
 
 
 def _jsonl(stream: TextIO, obj: dict[str, Any]) -> None:

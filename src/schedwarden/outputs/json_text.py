@@ -37,7 +37,7 @@ def indented_chunks(
     yield from _Indented(shared).chunks(value, 0, stream_depth)
 
 
-def write_indented(value: Any, stream: TextIO, shared: Container[int] = frozenset()) -> None:
+def dump_indented(value: Any, stream: TextIO, shared: Container[int] = frozenset()) -> None:
     """What `json.dump(value, stream, indent=2, ensure_ascii=False)` and a newline would write,
     a few hundred pieces at a time."""
     batch: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..model import AuditReport
-from .json_text import write_indented
+from .json_text import dump_indented
 from .serialize import SharedParts, report_document
 
 
@@ -13,4 +13,4 @@ def write_json(report: AuditReport, stream: TextIO, *, color: bool = False) -> N
     """What `json.dump(document, stream, indent=2, ensure_ascii=False)` and a newline would write;
     jobs are written as they are encoded."""
     shared = SharedParts()
-    write_indented(report_document(report, shared), stream, shared.ids)
+    dump_indented(report_document(report, shared), stream, shared.ids)
