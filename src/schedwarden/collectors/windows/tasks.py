@@ -207,16 +207,27 @@ def _xml_issues(ctx: CollectContext, record: XmlFile) -> list[Issue]:
     return [Issue(record.error_code, f"task XML {record.task_path}: {record.error}", evidence)]
 
 
-def _job_file(
-    ctx: CollectContext, path: str, task_path: str, shown: str, issues: list[Issue]
-) -> JobSource | None:
-    content = ctx.read(path, MAX_JOB_BYTES)
+def _read_shown(
+    ctx: CollectContext, path: str, cap: int, shown: str, issues: list[Issue]
+) -> tuple[FileContent, Evidence] | None:
+    """A file's bytes (at most `cap`) and its evidence under the Windows path shown for it; None
+    when it is absent or unreadable (then with an Issue)."""
+    content = ctx.read(path, cap)
     if content is None:
         return None
     if isinstance(content, Issue):
         issues.append(content)
         return None
-    evidence = replace(ctx.source.evidence(content.info, sha256=content.sha256), path=shown)
+    return content, replace(ctx.source.evidence(content.info, sha256=content.sha256), path=shown)
+
+
+def _job_file(
+    ctx: CollectContext, path: str, task_path: str, shown: str, issues: list[Issue]
+) -> JobSource | None:
+    read = _read_shown(ctx, path, MAX_JOB_BYTES, shown, issues)
+    if read is None:
+        return None
+    content, evidence = read
     if content.truncated:
         issues.append(Issue("OVERSIZED_FILE", f"larger than {MAX_JOB_BYTES} bytes", evidence))
         return None
@@ -247,13 +258,10 @@ def _registry(ctx: CollectContext, folder: CaseFolder, stores: Stores, issues: l
 
 
 def _open_hive(ctx: CollectContext, path: str, shown: str, issues: list[Issue]) -> RegKey | None:
-    content = ctx.read(path, HIVE_READ_CAP)
-    if content is None:
+    read = _read_shown(ctx, path, HIVE_READ_CAP, shown, issues)
+    if read is None:
         return None
-    if isinstance(content, Issue):
-        issues.append(content)
-        return None
-    evidence = replace(ctx.source.evidence(content.info, sha256=content.sha256), path=shown)
+    content, evidence = read
     if content.truncated:
         issues.append(
             Issue(
@@ -647,13 +655,10 @@ def _gpp(
 def _gpp_file(
     ctx: CollectContext, path: str, shown: str, issues: list[Issue]
 ) -> Iterator[ScheduledJob]:
-    content = ctx.read(path, MAX_XML_BYTES)
-    if content is None:
+    read = _read_shown(ctx, path, MAX_XML_BYTES, shown, issues)
+    if read is None:
         return
-    if isinstance(content, Issue):
-        issues.append(content)
-        return
-    evidence = replace(ctx.source.evidence(content.info, sha256=content.sha256), path=shown)
+    content, evidence = read
     if content.truncated:
         issues.append(Issue("OVERSIZED_FILE", f"larger than {MAX_XML_BYTES} bytes", evidence))
         return
