@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, TextIO
@@ -339,6 +339,27 @@ def _provenance(event: JobEvent) -> str:
     return event.evidence.path + where
 
 
+_EVENT_CELLS: dict[str, Callable[[JobEvent], object]] = {
+    "time": lambda event: plain(event.time),
+    "host": attrgetter("host"),
+    "action": attrgetter("action"),
+    "job": attrgetter("job_name"),
+    "actor": attrgetter("actor"),
+    "command": attrgetter("command"),
+    "source": lambda event: _provenance(event),
+}
+
+
+def _events_table(events: Iterable[JobEvent], columns: Sequence[str], **options: Any) -> Table:
+    """Events as table rows, one column per name in `columns` (see `_EVENT_CELLS`)."""
+    table = Table(**options)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for event in events:
+        table.add_row(*(cell(_EVENT_CELLS[column](event)) for column in columns))
+    return table
+
+
 def _count(value: object) -> int:
     return len(value) if isinstance(value, list | tuple) else 0
 
@@ -346,20 +367,8 @@ def _count(value: object) -> int:
 def write_hunt_table(report: HuntReport, stream: TextIO, *, color: bool = True) -> None:
     console = console_for(stream, color)
     console.print(cell(f"schedwarden hunt of {_count(report.source.get('logs'))} path(s)", "bold"))
-    events = Table(title="Job events")
-    for column in ("time", "host", "action", "job", "actor", "command", "source"):
-        events.add_column(column, overflow="fold")
-    for event in report.events:
-        events.add_row(
-            cell(plain(event.time)),
-            cell(event.host),
-            cell(event.action),
-            cell(event.job_name),
-            cell(event.actor),
-            cell(event.command),
-            cell(_provenance(event)),
-        )
-    console.print(events)
+    columns = ("time", "host", "action", "job", "actor", "command", "source")
+    console.print(_events_table(report.events, columns, title="Job events"))
     if report.findings:
         console.print(findings_table(report.findings, location="source"))
     if report.issues:
@@ -451,18 +460,9 @@ def write_timeline_table(report: HuntReport, stream: TextIO, *, color: bool = Tr
     console = console_for(stream, color)
     for timeline in timelines(report.events):
         title = timeline.job_name + (f" (job {timeline.job_id})" if timeline.job_id else "")
-        table = Table(title=Text(render_untrusted(title)), title_justify="left")
-        for column in ("time", "action", "actor", "command", "source"):
-            table.add_column(column, overflow="fold")
-        for event in timeline.events:
-            table.add_row(
-                cell(plain(event.time)),
-                cell(event.action),
-                cell(event.actor),
-                cell(event.command),
-                cell(_provenance(event)),
-            )
-        console.print(table)
+        columns = ("time", "action", "actor", "command", "source")
+        shown = Text(render_untrusted(title))
+        console.print(_events_table(timeline.events, columns, title=shown, title_justify="left"))
     if report.issues:
         console.print(cell(f"{len(report.issues)} evidence problem(s); see `schedwarden hunt`"))
 
