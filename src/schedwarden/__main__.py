@@ -1,5 +1,5 @@
 """`python -m schedwarden`: the same command line as the `schedwarden` script."""
 
-from .cli.main import main
+from .cli.main import run
 
-main()
+run()

@@ -17,6 +17,7 @@ from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with
 from .analyzers.registry import ANALYZERS
 from .analyzers.sigma_rules import RulePack
 from .enrich import analysis_context
+from .gc_pacing import few_collections
 from .inventory import TOOL
 from .inventory import collect as collect  # the inventory step of every verb, re-exported
 from .logs.correlate import attribute, tie, without_creation
@@ -82,7 +83,20 @@ def hunt(
     analyzers run on the task definitions the events carried (4698/4702 TaskContent), and of
     our Sigma rules over logs (unless `builtin_rules` is False) and the `sigma` rules over the
     records the events came from."""
-    paths = list(paths)
+    with few_collections():
+        return _hunt(list(paths), source, inventory, now, min_level, budget, sigma, builtin_rules)
+
+
+def _hunt(
+    paths: list[str],
+    source: RootedSource | None,
+    inventory: list[ScheduledJob] | None,
+    now: datetime | None,
+    min_level: Severity,
+    budget: float,
+    sigma: LogRuleSet | None,
+    builtin_rules: bool,
+) -> HuntReport:
     now = now or datetime.now(UTC)
     events, issues = read_logs(paths, budget=budget)
     described: dict[str, object] = {

@@ -6,17 +6,15 @@ Kept apart from `engine` (which adds the analyzers, the log readers and the stor
 
 from __future__ import annotations
 
-import gc
-import threading
 import traceback
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import __version__
 from .collectors.base import CollectContext, Collector
 from .collectors.registry import COLLECTORS
+from .gc_pacing import few_collections
 from .model import AuditReport, Issue, ScheduledJob
 from .sources import RootedSource
 
@@ -35,40 +33,12 @@ def collect(
     context = CollectContext(source=source, now=minute, host_timezone=source.timezone)
     jobs: list[ScheduledJob] = []
     issues: list[Issue] = []
-    with _few_collections():
+    with few_collections():
         _run(collectors, context, jobs, issues)
     issues += [context.issue_from(problem) for problem in source.problems()]
     described = dict(source.describe())
     described["collected_at"] = now.isoformat().replace("+00:00", "Z")
     return AuditReport(tool=TOOL, source=described, jobs=tuple(jobs), issues=tuple(issues))
-
-
-_gc_lock = threading.Lock()
-_gc_scans: list[tuple[int, int, int]] = []  # the thresholds to restore, while scans run
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """A scan allocates hundreds of thousands of small records that never form cycles; the
-    garbage collector's default pace re-examines them all again and again (a tenth of a big
-    scan's time). Objects from before the scan are set aside and the youngest generation is
-    collected less often until the last running scan ends (the monitor scans from threads)."""
-    with _gc_lock:
-        if not _gc_scans:
-            threshold = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
-        else:
-            threshold = _gc_scans[0]
-        _gc_scans.append(threshold)
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_scans.pop()
-            if not _gc_scans:
-                gc.set_threshold(*threshold)
-                gc.unfreeze()
 
 
 def _run(

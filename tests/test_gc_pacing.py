@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from schedwarden import inventory
+from schedwarden.gc_pacing import few_collections
 
 
 def test_thresholds_come_back_after_overlapping_scans() -> None:
@@ -13,7 +13,7 @@ def test_thresholds_come_back_after_overlapping_scans() -> None:
     entered, release = threading.Barrier(3), threading.Event()
 
     def scan() -> None:
-        with inventory._few_collections():
+        with few_collections():
             entered.wait()
             release.wait()
 
