@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schedwarden import forked
+from schedwarden.logs import render
 from schedwarden.logs.render import EventLines, write_hunt_jsonl
 from schedwarden.logs.report import HuntReport
 from schedwarden.logs.syslog_reader import parse_line
@@ -132,7 +136,29 @@ def test_other_shapes_go_the_generic_way() -> None:
         assert lines.line(event) == generic(event)
 
 
-def test_whole_jsonl_output_is_the_generic_output() -> None:
+@pytest.mark.parametrize("child", ["none", "helps", "dies"])
+def test_whole_jsonl_output_is_the_generic_output(
+    child: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also when a forked child writes the second half of the events, or dies doing so."""
+    if child != "none":
+        monkeypatch.setattr(render, "FORKED_EVENTS", 100)
+        monkeypatch.setattr(forked, "processors", lambda: 2)
+    if child == "dies":
+        parent, text = os.getpid(), render._event_text
+        monkeypatch.setattr(
+            render,
+            "_event_text",
+            lambda events: text(events) if os.getpid() == parent else os._exit(3),
+        )
+    results: list[object] = []
+
+    class Recorded(forked.Forked[str]):
+        def result(self) -> str | None:
+            results.append(super().result())
+            return results[-1]  # type: ignore[return-value]
+
+    monkeypatch.setattr(render, "Forked", Recorded)
     when = datetime(2026, 1, 1, tzinfo=UTC)
     where = Evidence(SourceKind.FILE, "h", "/var/log/syslog", line=3, offset=40)
     events = tuple(
@@ -165,3 +191,4 @@ def test_whole_jsonl_output_is_the_generic_output() -> None:
         generic(report.summary(), "summary"),
     ]
     assert out.getvalue() == "\n".join(expected) + "\n"
+    assert [type(r) for r in results] == {"none": [], "helps": [str], "dies": [type(None)]}[child]

@@ -12,12 +12,14 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from operator import attrgetter
 from typing import Any, TextIO
 
 from rich.table import Table
 from rich.text import Text
 
+from ..forked import Forked
 from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
 from ..outputs.json_text import dump_indented
 from ..outputs.rich_tables import cell, console_for, findings_table, issues_table
@@ -83,19 +85,31 @@ def write_hunt_jsonl(report: HuntReport, stream: TextIO, *, color: bool = False)
             "source": plain(report.source),
         },
     )
-    lines = EventLines()
-    batch: list[str] = []
-    for event in report.events:
-        batch.append(lines.line(event))
-        if len(batch) >= WRITE_BATCH:
-            stream.write("\n".join(batch) + "\n")
-            batch.clear()
-    if batch:
-        stream.write("\n".join(batch) + "\n")
+    events = report.events
+    split = len(events) // 2 if len(events) >= FORKED_EVENTS else len(events)
+    rest = Forked.start(partial(_event_text, events[split:])) if split < len(events) else None
+    if rest is None:
+        split = len(events)
+    try:
+        for start in range(0, split, WRITE_BATCH):
+            stream.write(_event_text(events[start : min(split, start + WRITE_BATCH)]))
+    except BaseException:
+        if rest is not None:
+            rest.cancel()
+        raise
+    if rest is not None:
+        text = rest.result()
+        stream.write(_event_text(events[split:]) if text is None else text)
     for kind, records in (("finding", report.findings), ("issue", report.issues)):
         for record in records:
             _jsonl(stream, {"type": kind, **plain(record)})
     _jsonl(stream, {"type": "summary", **plain(report.summary())})
+
+
+def _event_text(events: Sequence[JobEvent]) -> str:
+    """The JSONL lines of `events`, each with its newline."""
+    lines = EventLines()
+    return "".join([lines.line(event) + "\n" for event in events])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,6 +123,8 @@ def write_hunt_jsonl(report: HuntReport, stream: TextIO, *, color: bool = False)
 # generic way; tests compare both ways.
 
 WRITE_BATCH = 4096
+# From this many events on, a forked child writes the second half (`forked`): the same text.
+FORKED_EVENTS = 20_000
 EVENT_FIELDS = ("time", "host", "action", "job_name", "evidence", "actor", "command", "extra")
 EVIDENCE_KEY = ("source_kind", "host", "path")  # what one file's evidence template depends on
 EVIDENCE_SLOTS = ("line", "offset")  # the values filled in per event, in this order

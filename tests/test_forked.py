@@ -1,0 +1,63 @@
+"""A forked child's result, or None when it failed: the caller then does the work itself."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from schedwarden import forked
+from schedwarden.forked import Forked
+
+
+@pytest.fixture(autouse=True)
+def two_processors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forked, "processors", lambda: 2)  # also on a one-core test machine
+
+
+def test_child_result_comes_back() -> None:
+    child = Forked.start(lambda: {"pid": os.getpid(), "text": "é" * 100_000})
+    assert child is not None
+    result = child.result()
+    assert result is not None
+    assert result["pid"] != os.getpid() and result["text"] == "é" * 100_000
+
+
+def test_a_child_that_raises_or_dies_gives_none() -> None:
+    def fails() -> int:
+        raise ValueError("boom")
+
+    def dies() -> int:
+        os._exit(0)  # ends without sending anything
+
+    for function in (fails, dies):
+        child = Forked.start(function)
+        assert child is not None
+        assert child.result() is None
+
+
+def test_cancel_stops_the_child() -> None:
+    child = Forked.start(lambda: threading.Event().wait(60))
+    assert child is not None
+    child.cancel()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child._pid, os.WNOHANG)  # reaped: no such child any more
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert Forked.start(lambda: 1) is None
+    finally:
+        release.set()
+        thread.join()
+    child = Forked.start(lambda: 1)
+    assert child is not None and child.result() == 1
+
+
+def test_no_fork_on_one_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forked, "processors", lambda: 1)
+    assert Forked.start(lambda: 1) is None
