@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -239,7 +240,7 @@ def _read_with_helper(data: bytes, block: int, max_line: int, share: float) -> t
         patch.setattr(syslog_reader, "BLOCK", block)
         patch.setattr(syslog_reader, "MAX_LINE", max_line)
         patch.setattr(syslog_reader, "HELPER_MIN", 1)
-        patch.setattr(syslog_reader, "HELPER_SHARE", share)
+        patch.setattr(syslog_reader, "helper_share", lambda descriptor, size: share)
         patch.setattr(syslog_reader, "processors", lambda: 2)
         patch.setattr(syslog_reader.Tail, "result", spy.result)
         patch.chdir(folder)  # the helper opens the file by its path, "log"
@@ -272,3 +273,18 @@ def test_a_failed_helper_is_read_here() -> None:
         found, spy = _read_with_helper(data, 256, 120, 0.5)
     assert spy.results == [None]
     assert found == reference(data, 256, 120) and len(found) == 500
+
+
+def test_helper_share_follows_the_density_of_keyword_lines(tmp_path: Path) -> None:
+    """The helper searches more of a file the more keyword lines this process has to parse."""
+    cron = b"Nov 27 10:00:01 h CRON[1]: (root) CMD (x)\n"
+    other = b"Nov 27 10:00:01 h sshd[1]: Accepted publickey for alice\n"
+    shares = []
+    for every in (0, 1000, 100, 10, 1):  # one cron line in every ... lines (0: none)
+        path = tmp_path / f"log{every}"
+        lines = (cron if every and i % every == 0 else other for i in range(40_000))
+        path.write_bytes(b"".join(lines))
+        with open(path, "rb") as stream:
+            shares.append(syslog_reader.helper_share(stream.fileno(), path.stat().st_size))
+    assert shares[0] == syslog_reader.MIN_SHARE and shares[-1] == syslog_reader.MAX_SHARE
+    assert shares == sorted(shares) and len(set(shares)) >= 4

@@ -283,7 +283,13 @@ def keyword_lines(data: bytes, low: int = 0, high: int | None = None) -> list[tu
 # blocks, same events, same issues. If the helper fails, this process reads the rest itself.
 
 HELPER_MIN = 256 << 20  # plain files from this size on get a helper
-HELPER_SHARE = 0.6  # of the file the helper reads (this process also parses every line found)
+# This process searches the start of the file and parses every keyword line found in all of it;
+# the helper only searches the rest. Searching costs about 2 ns per byte, parsing a keyword line
+# about 8 µs (measured: 1 GB logs, 0.1% to 25% cron lines): one line parsed is worth this many
+# bytes searched.
+PARSE_BYTES = 4000
+SAMPLES, SAMPLE_SIZE = 8, 256 << 10  # the density of keyword lines, from 2 MiB across the file
+MIN_SHARE, MAX_SHARE = 0.5, 0.95  # of the file, for the helper
 Found = list[tuple[str, int, int, bytes]]  # ("line" | "long" | "time", number, offset, bytes)
 
 
@@ -308,7 +314,8 @@ class Tail:
                 or stream.tell() != 0
             ):
                 return None
-            split = int(info.st_size * (1 - HELPER_SHARE)) // BLOCK * BLOCK
+            share = helper_share(stream.fileno(), info.st_size)
+            split = int(info.st_size * (1 - share)) // BLOCK * BLOCK
             if split <= 0:
                 return None
             executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
@@ -329,6 +336,18 @@ class Tail:
         process stopped reading before it finished)."""
         done = self.future.done()
         self.executor.shutdown(wait=done, cancel_futures=True)
+
+
+def helper_share(descriptor: int, size: int) -> float:
+    """The share of the file the helper searches so that both processes are done at the same
+    time, from the density of keyword lines in samples across the file."""
+    lines = sampled = 0
+    for index in range(SAMPLES):
+        data = os.pread(descriptor, SAMPLE_SIZE, size * index // SAMPLES)
+        lines += len(keyword_lines(data))
+        sampled += len(data)
+    density = lines / max(sampled, 1)
+    return min(MAX_SHARE, max(MIN_SHARE, 0.5 + density * PARSE_BYTES / 2))
 
 
 def processors() -> int:
