@@ -92,7 +92,7 @@ STAMPS = [
     b"2026-01-02T03:04:05",
     b"<78>1 2026-01-02T03:04:05Z",
 ]
-TAGS = [b"CRON[12]:", b"cron[1]:", b"CrOn[3]:", b"crond(pam_unix)[4]:", b"/usr/sbin/cron[5]:"]
+TAGS = [b"CRON[12]:", b"CRON[99]:", b"CRON:", b"cron[1]:", b"CrOn[3]:", b"crond(pam_unix)[4]:", b"/usr/sbin/cron[5]:"]
 TAGS += [b"crontab[6]:", b"anacron[7]:", b"atd[8]:", b"ATD[9]:", b"busybox[1]:", b"sshd[2]:"]
 MESSAGES = [
     b"(root) CMD (run-parts /etc/cron.hourly)",
@@ -113,6 +113,7 @@ MESSAGES = [
     b"(r\xc3\xb6ot) CMD (caf\xc3\xa9 \xff\xfe \x1b[31m)",
 ]
 RFC5424_REST = [b"host CRON 123 - - (root) CMD (true)", b'host CRON - - [x@1 a="b"] (u) END (x)']
+RFC5424_REST += [b"host CRON 456 - - (root) CMD (true)", b"host CRON - - - (root) CMD (true)"]
 
 lines = st.one_of(
     st.builds(

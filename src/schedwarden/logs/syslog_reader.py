@@ -21,6 +21,7 @@ import stat
 import time
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
@@ -111,12 +112,13 @@ def read_syslog(
     A big plain file is read by two processes (`Tail`): the same blocks, the same events."""
     started = time.monotonic()
     stamps: dict[bytes, datetime | None] = {}  # timestamp text → time: lines share their second
+    messages = Messages()
     for item in _keyword_lines_of(path, stream, started, budget):
         if isinstance(item, Issue):
             yield item
         else:
             number, offset, raw = item
-            event = _parse(raw, path, number, offset, mtime, stamps)
+            event = _parse(raw, path, number, offset, mtime, stamps, messages)
             if event is not None:
                 yield event
 
@@ -385,7 +387,7 @@ def _record(item: Line | Issue) -> tuple[str, int, int, bytes]:
 
 
 def parse_line(raw: bytes, path: str, number: int, offset: int, mtime: datetime) -> JobEvent | None:
-    return _parse(raw, path, number, offset, mtime, {})
+    return _parse(raw, path, number, offset, mtime, {}, Messages())
 
 
 def _parse(
@@ -395,9 +397,11 @@ def _parse(
     offset: int,
     mtime: datetime,
     stamps: dict[bytes, datetime | None],
+    messages: Messages,
 ) -> JobEvent | None:
     """`parse_line`, with the times of the timestamps seen before in `stamps` (by the text
-    before the host, which holds everything the time is read from)."""
+    before the host, which holds everything the time is read from) and what the `messages` seen
+    before were made into."""
     header = _HEADER.match(raw.rstrip(b"\r\n"))
     if header is None:
         return None
@@ -433,7 +437,71 @@ def _parse(
     host = host.split("/", 1)[0]
     where = evidence(path, host, number, offset)
     local = header.group("iso5424") is None and not _ZONED.search(header.group("iso") or b"")
-    return parse_message(when, host, ident, pid, sub, message, where, rest, local_time=local)
+    return messages.event(when, host, ident, pid, sub, message, where, rest, local)
+
+
+class Messages:
+    """What `parse_message` made of each message seen before in one file. A daemon logs the same
+    few messages over and over (a job's CMD line every minute); the event of a message depends
+    on its program, message text and zone flag, on whether it has a pid, and on the time, host,
+    evidence, line text and pid of the line, which are set anew for every line."""
+
+    MAX_MESSAGES = 4096  # remembered (cleared when full)
+    MAX_LENGTH = 1024  # longer messages are not remembered
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str | None, str, bool, bool], _Made | None] = {}
+
+    def event(
+        self,
+        when: datetime,
+        host: str,
+        ident: str,
+        pid: str | None,
+        sub: str | None,
+        message: str,
+        where: Evidence,
+        text: str,
+        local: bool,
+    ) -> JobEvent | None:
+        with_pid = bool(pid) and pid != "-"
+        key = (ident, sub, message, local, with_pid)
+        try:
+            made = self._made[key]
+        except KeyError:
+            event = parse_message(
+                when, host, ident, pid, sub, message, where, text, local_time=local
+            )
+            if len(message) <= self.MAX_LENGTH:
+                if len(self._made) >= self.MAX_MESSAGES:
+                    self._made.clear()
+                self._made[key] = None if event is None else _Made.of(event)
+            return event
+        if made is None:
+            return None
+        extra = made.extra.copy()  # the line's own values in their places (the key order stays)
+        extra["line_text"] = text
+        if with_pid:
+            extra["pid"] = pid
+        return JobEvent(
+            when, host, made.action, made.job_name, where, made.actor, made.command, extra
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """The parts of a message's event that depend on the message only."""
+
+    action: str
+    job_name: str
+    actor: str | None
+    command: str | None
+    extra: dict[str, object]
+
+    @classmethod
+    def of(cls, event: JobEvent) -> _Made:
+        extra = dict(event.extra)  # a copy: the event's own may be changed later
+        return cls(event.action, event.job_name, event.actor, event.command, extra)
 
 
 def parse_message(
