@@ -14,18 +14,17 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from operator import attrgetter
-from typing import Any, TextIO
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..forked import Forked
 from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
 from ..outputs.json_text import dump_indented
-from ..outputs.rich_tables import cell, console_for, findings_table, issues_table
 from ..outputs.serialize import plain
 from .report import HuntReport
 from .timeline import Timeline, timelines
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 EVENT_COLUMNS = (
     "type",
@@ -368,6 +367,10 @@ _EVENT_CELLS: dict[str, Callable[[JobEvent], object]] = {
 
 def _events_table(events: Iterable[JobEvent], columns: Sequence[str], **options: Any) -> Table:
     """Events as table rows, one column per name in `columns` (see `_EVENT_CELLS`)."""
+    from rich.table import Table  # rich is loaded for tables only (a tenth of a second)
+
+    from ..outputs.rich_tables import cell
+
     table = Table(**options)
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -381,6 +384,8 @@ def _count(value: object) -> int:
 
 
 def write_hunt_table(report: HuntReport, stream: TextIO, *, color: bool = True) -> None:
+    from ..outputs.rich_tables import cell, console_for, findings_table, issues_table
+
     console = console_for(stream, color)
     console.print(cell(f"schedwarden hunt of {_count(report.source.get('logs'))} path(s)", "bold"))
     columns = ("time", "host", "action", "job", "actor", "command", "source")
@@ -473,6 +478,10 @@ def write_timeline_csv(report: HuntReport, stream: TextIO, *, color: bool = Fals
 
 
 def write_timeline_table(report: HuntReport, stream: TextIO, *, color: bool = True) -> None:
+    from rich.text import Text
+
+    from ..outputs.rich_tables import cell, console_for
+
     console = console_for(stream, color)
     for timeline in timelines(report.events):
         title = timeline.job_name + (f" (job {timeline.job_id})" if timeline.job_id else "")

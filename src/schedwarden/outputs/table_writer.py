@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from rich.table import Table
-
 from ..model import AuditReport
 from .fields import command_text, effective_text, location_text, stdin_text
-from .rich_tables import cell, console_for, findings_table, issues_table
 
 EFFECTIVE_STYLE = {"runs": "green", "dormant": "dim", "undecided": "yellow"}
 
 
 def write_table(report: AuditReport, stream: TextIO, *, color: bool = True) -> None:
+    from rich.table import Table  # rich is loaded for tables only (a tenth of a second)
+
+    from .rich_tables import cell, console_for, findings_table, issues_table
+
     console = console_for(stream, color)
     source = report.source
     os_info = source.get("os")
