@@ -226,3 +226,16 @@ def test_sigmahq_rules_on_the_corpus() -> None:
     assert {"Interactive AT Job", "Scheduled Task Creation Via Schtasks.EXE"} <= titles
     negative, _ = read_logs([str(corpus_path("windows", "evtx", "negative"))])
     assert not list(evaluate(rules, negative))
+
+
+def test_builtin_log_rules_can_be_left_out(tmp_path: Path) -> None:
+    log = tmp_path / "syslog"
+    log.write_text("Nov 27 10:00:01 h CRON[12]: (root) CMD (echo hi^M   # hidden)\n")
+    rules = []
+    for extra in ((), ("--no-builtin-rules",)):
+        result = CliRunner().invoke(main, ["hunt", str(log), "-f", "json", "-q", *extra])
+        document = json.loads(result.output)
+        assert result.exit_code == 0 and len(document["events"]) == 1
+        rules.append([f["rule_id"] for f in document["findings"]])
+        assert ("sigma_builtin_log_rules" in document["summary"]) is not bool(extra)
+    assert rules == [["LNX_LOG_CRON_CMD_CARRIAGE_RETURN"], []]

@@ -62,6 +62,7 @@ def run_hunt(
     budget: float,
     min_level: Severity = Severity.INFORMATIONAL,
     sigma: LogRuleSet | None = None,
+    builtin_rules: bool = True,
 ) -> HuntReport:
     if root is not None and inventory is not None:
         raise click.UsageError("give either --root or --inventory, not both")
@@ -76,6 +77,7 @@ def run_hunt(
         budget=budget,
         min_level=min_level,
         sigma=sigma,
+        builtin_rules=builtin_rules,
     )
 
 
@@ -118,6 +120,11 @@ def diagnose(report: HuntReport, quiet: bool) -> None:
     type=click.Path(path_type=Path, exists=True),
     help="Also run the Sigma rules about scheduled tasks in this folder or file (repeatable).",
 )
+@click.option(
+    "--no-builtin-rules",
+    is_flag=True,
+    help="Leave out schedwarden's own Sigma rules over logs (the built-in analytics still run).",
+)
 def hunt_command(
     paths: tuple[Path, ...],
     root: Path | None,
@@ -130,6 +137,7 @@ def hunt_command(
     min_level: str,
     fail_on: str | None,
     sigma_paths: tuple[Path, ...],
+    no_builtin_rules: bool,
 ) -> None:
     """Every scheduled-task and cron event in EVTX and syslog files or folders (gzip, bz2, xz
     too), with T1053 findings; with --root or --inventory, each event tied to its job. Exit 0
@@ -140,7 +148,9 @@ def hunt_command(
             f"schedwarden: {len(rules.rules)} Sigma rule(s) for task logs; "
             f"{len(rules.skipped)} file(s) or rule(s) unusable\n"
         )
-    report = run_hunt(paths, root, inventory, budget, Severity.parse(min_level), rules)
+    report = run_hunt(
+        paths, root, inventory, budget, Severity.parse(min_level), rules, not no_builtin_rules
+    )
     write(report, HUNT_WRITERS[fmt], output, no_color, (*paths, *((root,) if root else ())))
     diagnose(report, quiet)
     raise SystemExit(exit_code(report, Severity.parse(fail_on) if fail_on else None))
