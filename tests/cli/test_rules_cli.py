@@ -112,3 +112,32 @@ def test_fields_documents_the_log_source() -> None:
     assert code == 0
     assert out.splitlines()[0].startswith("Product")
     assert "Env.<NAME>" in out and "SdMissing" in out
+
+
+def test_log_rules_are_listed_and_tested(tmp_path: Path) -> None:
+    code, out, _ = _run("rules", "list", "--logs", "-f", "json")
+    rows = json.loads(out)
+    assert code == 0 and all(r["builtin"] for r in rows)
+    names = {r["rule_id"] for r in rows}
+    assert {"LNX_LOG_CRON_CMD_CARRIAGE_RETURN", "WIN_LOG_SCHTASKS_SYSTEM_SCRIPT"} <= names
+    code, out, _ = _run("rules", "test", "--logs")
+    assert code == 0 and out.count("\nok   ") + out.startswith("ok   ") == len(rows)
+    assert out.rstrip().endswith("passed, 0 failed")
+    code, out, _ = _run("rules", "test", "--logs", "LNX_LOG_CRONTAB_DENIED")
+    assert code == 0 and out.splitlines()[0].startswith("ok   LNX_LOG_CRONTAB_DENIED")
+    assert _run("rules", "test", "--logs", "NO_SUCH_RULE")[0] == 2
+
+
+def test_log_rules_of_a_folder_are_those_hunt_would_use(tmp_path: Path) -> None:
+    (tmp_path / "cron_rule.yml").write_text(
+        "title: Cron ran curl\nid: 9a1f4b9e-2c3d-4e5f-8a9b-0c1d2e3f4a5b\nlevel: high\n"
+        "tags: [attack.t1053.003]\nlogsource:\n  product: linux\n  service: cron\n"
+        "detection:\n  sel:\n    CommandLine|contains: curl\n  condition: sel\n"
+    )
+    (tmp_path / "other.yml").write_text(  # not about scheduled tasks: hunt leaves it out
+        "title: Firewall\nid: 8b1f4b9e-2c3d-4e5f-8a9b-0c1d2e3f4a5b\nlogsource:\n  product: linux\n"
+        "  service: firewall\ndetection:\n  sel:\n    x: y\n  condition: sel\n"
+    )
+    code, out, _ = _run("rules", "list", "--logs", "--no-builtin", "--rules", str(tmp_path))
+    assert code == 0 and out.strip().splitlines()[-1] == "1 Sigma rules over logs"
+    assert "Cron ran curl" in out and "Firewall" not in out

@@ -15,6 +15,8 @@ import click
 
 from ..analyzers.allowlist import RULES as ALLOWLIST_RULES
 from ..analyzers.cron_hygiene import RULES as CRON_RULES
+from ..analyzers.log_sigma import LogRule, load_log_rules
+from ..analyzers.log_sigma_pack import BuiltinLogRule, builtin_log_pack, run_log_cases
 from ..analyzers.privilege import RULES as PRIVILEGE_RULES
 from ..analyzers.sigma_rules import (
     Rule,
@@ -82,11 +84,23 @@ def rules_command() -> None:
     scheduled_job; see `schedwarden rules fields`)."""
 
 
+LOGS_OPTION = click.option(
+    "--logs",
+    is_flag=True,
+    help="The rules `hunt` runs over logs instead: our own (rules/logs) and, with --rules, those "
+    "of a folder that `hunt --sigma` would use.",
+)
+
+
 @rules_command.command("list")
 @pack_options
+@LOGS_OPTION
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def list_command(rules_dirs: tuple[Path, ...], no_builtin: bool, fmt: str) -> None:
+def list_command(rules_dirs: tuple[Path, ...], no_builtin: bool, logs: bool, fmt: str) -> None:
     """Every rule with its level, ATT&CK techniques and product; then the Python rules."""
+    if logs:
+        _list_log_rules(_log_rules(rules_dirs, no_builtin), fmt)
+        return
     pack = _pack(rules_dirs, no_builtin)
     if fmt == "json":
         rows = [
@@ -144,10 +158,18 @@ def lint_command(rules_dirs: tuple[Path, ...], no_builtin: bool) -> None:
 
 @rules_command.command("test")
 @pack_options
+@LOGS_OPTION
 @click.argument("names", nargs=-1)
-def test_command(rules_dirs: tuple[Path, ...], no_builtin: bool, names: tuple[str, ...]) -> None:
+def test_command(
+    rules_dirs: tuple[Path, ...], no_builtin: bool, logs: bool, names: tuple[str, ...]
+) -> None:
     """Run each rule's own cases (`cases: match:` / `nomatch:` rows) through the same SQL as an
-    audit. NAMES picks rules by id, name or title."""
+    audit (with --logs: as a hunt). NAMES picks rules by id, name or title."""
+    if logs:
+        if rules_dirs or no_builtin:
+            raise click.UsageError("--logs tests our own log rules: no --rules, no --no-builtin")
+        _test_log_rules(names)
+        return
     pack = _pack(rules_dirs, no_builtin)
     passed = failed = untested = 0
     for rule in _selected(pack, names):
@@ -240,3 +262,78 @@ def _report_problems(pack: RulePack, *, lint_level: bool) -> None:
     for problem in pack.problems:
         if lint_level or problem.level == "error":
             sys.stderr.write(f"schedwarden: rule skipped: {render_untrusted(str(problem))}\n")
+
+
+def _log_rules(rules_dirs: Sequence[Path], no_builtin: bool) -> list[tuple[LogRule, bool]]:
+    """(rule, built in) of the rules over logs: ours unless left out, then a folder's."""
+    rules = [] if no_builtin else [(r.rule, True) for r in _log_pack()]
+    if rules_dirs:
+        loaded = load_log_rules(list(rules_dirs))
+        rules += [(rule, False) for rule in loaded.rules]
+        for problem in loaded.skipped:
+            sys.stderr.write(f"schedwarden: rule skipped: {render_untrusted(problem)}\n")
+    return rules
+
+
+def _log_pack() -> tuple[BuiltinLogRule, ...]:
+    rules, problems = builtin_log_pack()
+    for problem in problems:
+        sys.stderr.write(f"schedwarden: rule skipped: {render_untrusted(problem)}\n")
+    return rules
+
+
+def _list_log_rules(rules: Sequence[tuple[LogRule, bool]], fmt: str) -> None:
+    if fmt == "json":
+        rows = [
+            {
+                "rule_id": r.rule_id,
+                "title": r.title,
+                "level": r.level.value,
+                "techniques": list(r.techniques),
+                "scope": r.scope,
+                "fields": list(r.fields),
+                "builtin": builtin,
+                "path": r.path,
+            }
+            for r, builtin in rules
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    width = max((len(r.rule_id) for r, _ in rules), default=10)
+    for rule, builtin in rules:
+        origin = "" if builtin else f"  [{rule.path}]"
+        _out(
+            f"{rule.rule_id.ljust(width)}  {rule.level.value:<13} {rule.scope:<24} "
+            f"{','.join(rule.techniques):<20} {rule.title}{origin}"
+        )
+    click.echo(f"\n{len(rules)} Sigma rules over logs")
+
+
+def _test_log_rules(names: Sequence[str]) -> None:
+    pack = _log_pack()
+    wanted = {n.casefold() for n in names}
+    chosen = [
+        r
+        for r in pack
+        if not wanted or {r.rule.rule_id.casefold(), r.rule.title.casefold()} & wanted
+    ]
+    if wanted and not chosen:
+        raise click.UsageError(f"no such log rule: {render_untrusted(', '.join(names))}")
+    passed = failed = untested = 0
+    for rule in chosen:
+        results = run_log_cases(rule)
+        if not results:
+            untested += 1
+            _out(f"NO CASES {rule.rule.rule_id}")
+            continue
+        bad = [r for r in results if not r.passed]
+        passed += len(results) - len(bad)
+        failed += len(bad)
+        _out(f"{'FAIL' if bad else 'ok  '} {rule.rule.rule_id} ({len(results)} cases)")
+        for result in bad:
+            want = "match" if result.case.expect_match else "not match"
+            _out(f"     case {result.number} should {want}: {dict(result.case.row)}")
+    click.echo(
+        f"{passed} passed, {failed} failed" + (f", {untested} without cases" if untested else "")
+    )
+    raise SystemExit(1 if failed else 0)
