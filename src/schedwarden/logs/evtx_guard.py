@@ -85,14 +85,13 @@ def _cycles(chunk: bytes) -> list[tuple[int, int, int]]:
     found: list[tuple[int, int, int]] = []
     limit = len(chunk) - 4
     for chain, head in enumerate(_HEADS.unpack_from(chunk, 0x80)):
-        entry = head
-        seen: set[int] | None = None
+        if not 0 < head <= limit or not _U32.unpack_from(chunk, head)[0]:
+            continue  # most chains are empty or have one entry
+        entry, seen = head, {head}
         while 0 < entry <= limit:
             (target,) = _U32.unpack_from(chunk, entry)
             if target == 0:
                 break
-            if seen is None:  # most chains have one entry: no set for them
-                seen = {entry}
             if target in seen:
                 found.append((chain, entry, target))
                 break

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import struct
 import time
@@ -32,6 +33,7 @@ SECURITY = "Security"
 TASK_OPERATIONAL = "Microsoft-Windows-TaskScheduler/Operational"
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 MAX_COMPRESSED_EVTX = 1 << 30
+IN_MEMORY = 64 << 20  # files up to this size are read into memory once (most are 1 to 20 MiB)
 CHUNK_SIZE = 65536
 HEADER_SIZE = 4096
 
@@ -108,6 +110,8 @@ def read_evtx(
             )
             return
         source = io.BytesIO(data)
+    elif _size(stream) <= IN_MEMORY:  # read once: the checks below and the parser read it all
+        source = io.BytesIO(stream.read())
     truncated = _truncation(source)
     if truncated is not None:
         yield truncated_issue(path, *truncated)
@@ -217,6 +221,13 @@ def _mentions_text(text: str, fields: tuple[str, ...], words: tuple[str, ...]) -
 @lru_cache(maxsize=64)
 def _ascii(words: tuple[str, ...]) -> tuple[bytes, ...]:
     return tuple(word.encode("ascii") for word in words)
+
+
+def _size(stream: BinaryIO) -> int:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return IN_MEMORY + 1  # not a file: read as a stream
 
 
 def truncated_issue(path: str, expected: int, actual: int) -> Issue:
