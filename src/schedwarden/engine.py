@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from .analyzers.allowlist import Allowlist, silence
-from .analyzers.log_base import LogContext, ScheduleClock
+from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
 from .analyzers.log_sigma import LogRuleSet
 from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
@@ -109,9 +109,11 @@ def _hunt(
         jobs = list(report.jobs)
         issues += report.issues
         described["inventory"] = dict(source.describe())
-    events = attribute(events)
+    index = EventIndex(events)  # what the analytics select on, found once for all of them
+    if index.acting("logon"):  # else no event is in a logged logon's session
+        index = EventIndex(attribute(index))
     if jobs is not None:
-        events = tie(events, jobs)
+        index = EventIndex(tie(index, jobs))
     findings: list[Finding] = []
     context = LogContext(
         jobs=jobs,
@@ -120,7 +122,7 @@ def _hunt(
     )
     for analyzer in LOG_ANALYZERS:
         try:
-            findings.extend(analyzer.analyze(events, context))
+            findings.extend(analyzer.analyze(index, context))
         except Exception as exc:  # an analytic bug must not end the hunt
             issues.append(
                 Issue(
@@ -129,11 +131,11 @@ def _hunt(
                     Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
                 )
             )
-    findings.extend(_definition_findings(events))
+    findings.extend(_definition_findings(index))
     rules = with_builtin(sigma) if builtin_rules else sigma
     if rules is not None:
         try:
-            findings.extend(evaluate_log_rules(rules, events))
+            findings.extend(evaluate_log_rules(rules, index))
         except Exception as exc:  # a rule engine bug must not end the hunt either
             issues.append(
                 Issue(
@@ -149,14 +151,14 @@ def _hunt(
     if builtin_rules:
         extra["sigma_builtin_log_rules"] = len(builtin_log_pack()[0])
     if jobs is not None:
-        tied = {e.extra.get("job_id") for e in events if e.extra.get("job_id")}
+        tied = {e.extra.get("job_id") for e in index.having("job_id") if e.extra.get("job_id")}
         extra["inventory_jobs"] = len(jobs)
         extra["inventory_jobs_with_events"] = len(tied)
-        extra["inventory_tasks_without_creation_event"] = without_creation(events, jobs)
+        extra["inventory_tasks_without_creation_event"] = without_creation(index, jobs)
     return HuntReport(
         tool=TOOL,
         source=described,
-        events=tuple(_shown(events)),
+        events=tuple(_shown(index)),
         findings=kept,
         issues=tuple(issues),
         extra=extra,
@@ -166,7 +168,7 @@ def _hunt(
 def _definition_findings(events: Iterable[JobEvent]) -> list[Finding]:
     """The inventory analyzers on the task definitions carried by events, once per definition."""
     seen: dict[str, ScheduledJob] = {}
-    for event in events:
+    for event in EventIndex.of(events).having("definition"):
         definition = event.extra.get("definition")
         if isinstance(definition, ScheduledJob):
             seen.setdefault(definition.job_id, definition)
@@ -180,12 +182,14 @@ def _definition_findings(events: Iterable[JobEvent]) -> list[Finding]:
 
 def _shown(events: Iterable[JobEvent]) -> list[JobEvent]:
     """Events for the output: network logons only when a task event shares their session."""
-    events = list(events)
+    index = EventIndex.of(events)
+    if not index.acting("logon"):
+        return list(index)
     sessions = {
         (e.host, e.extra.get("logon_id"))
-        for e in events
+        for e in index.having("logon_id")
         if e.action != "logon" and e.extra.get("logon_id")
     }
     return [
-        e for e in events if e.action != "logon" or (e.host, e.extra.get("logon_id")) in sessions
+        e for e in index if e.action != "logon" or (e.host, e.extra.get("logon_id")) in sessions
     ]

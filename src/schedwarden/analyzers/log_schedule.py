@@ -37,9 +37,13 @@ References: reference/linux.md §c (cron and journal lines); reference/windows.m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from itertools import compress, count, islice
+from operator import itemgetter, lt
+from typing import TypeVar
 
 from ..model import (
     CalendarSchedule,
@@ -60,7 +64,7 @@ from ..model import (
     task_key,
     zone,
 )
-from .log_base import LogAnalyzer, LogContext, ScheduleClock
+from .log_base import EventIndex, LogAnalyzer, LogContext, ScheduleClock
 
 RULES: dict[str, str] = {
     "JOB_RUN_OFF_SCHEDULE": "Job ran at a time its schedule on disk does not explain",
@@ -84,7 +88,8 @@ KNOWN_TRIGGERS = TIME_TRIGGERS | frozenset(
 # the cadence heuristic
 MIN_HISTORY = 8
 ON_CADENCE_SHARE = 0.9
-PERIODS = (7 * 1440, 1440, 720, 480, 360, 240, 180, 120, 60, 30, 20, 15, 10, 5)  # minutes
+WEEK = 7 * 1440
+PERIODS = (WEEK, 1440, 720, 480, 360, 240, 180, 120, 60, 30, 20, 15, 10, 5)  # minutes
 LATE = 1  # a run up to a minute after its point of the cycle is on it
 
 
@@ -113,10 +118,11 @@ class _Run:
 def off_schedule(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
     if context.jobs is None or context.clock is None:
         return
-    runs = list(_inventory_runs(events, context))
+    index = EventIndex.of(events)
+    runs = list(_inventory_runs(index, context))
     if not runs:
         return
-    timer_starts = _timer_starts(events)
+    timer_starts = _timer_starts(index.having("unit_event"))
     unexplained: dict[str, list[tuple[_Run, str]]] = {}
     seen: set[tuple[str, datetime]] = set()
     offsets: dict[str, timedelta] = {}
@@ -133,7 +139,7 @@ def off_schedule(events: Sequence[JobEvent], context: LogContext) -> Iterator[Fi
         yield from _capped(items)
 
 
-def _inventory_runs(events: Sequence[JobEvent], context: LogContext) -> Iterator[_Run]:
+def _inventory_runs(index: EventIndex, context: LogContext) -> Iterator[_Run]:
     jobs = list(context.jobs or ())
     by_id = {job.job_id: job for job in jobs}
     crons: dict[tuple[str, str], list[ScheduledJob]] = {}
@@ -148,8 +154,8 @@ def _inventory_runs(events: Sequence[JobEvent], context: LogContext) -> Iterator
             if isinstance(unit, str):
                 system = job.extra.get("scope", "system") == "system"
                 units.setdefault((system, unit), []).append(job)
-    starting = {(e.host, e.job_name) for e in events if e.action == "starting"}
-    for event in events:
+    starting = {(e.host, e.job_name) for e in index.acting("starting") if e.action == "starting"}
+    for event in index.acting("ran", "starting", "started"):
         if event.action == "ran" and event.command is not None:
             tied = by_id.get(str(event.extra.get("job_id") or ""))
             if tied is None or tied.mechanism is not Mechanism.CRON:
@@ -288,7 +294,7 @@ def _off_schedule_finding(run: _Run, note: str, tail: str) -> Finding:
     )
 
 
-def _timer_starts(events: Sequence[JobEvent]) -> dict[tuple[str, str], list[datetime]]:
+def _timer_starts(events: Iterable[JobEvent]) -> dict[tuple[str, str], list[datetime]]:
     found: dict[tuple[str, str], list[datetime]] = {}
     for event in events:
         if "unit_event" in event.extra and event.job_name.endswith(".timer"):
@@ -344,7 +350,7 @@ def _schedule_text(schedule: Schedule) -> str:
 
 
 def on_demand(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
-    for event in events:
+    for event in EventIndex.of(events).acting("launched"):
         if _launch_id(event) != ON_DEMAND or not event.job_name:
             continue
         yield Finding(
@@ -363,8 +369,9 @@ def on_demand(events: Sequence[JobEvent], context: LogContext) -> Iterator[Findi
 
 
 def trigger_not_defined(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
+    index = EventIndex.of(events)
     definitions: dict[str, list[JobEvent]] = {}
-    for event in events:
+    for event in index.acting("registered", "updated"):
         if event.action not in ("registered", "updated") or not event.job_name:
             continue
         if isinstance(event.extra.get("definition"), ScheduledJob):
@@ -375,7 +382,7 @@ def trigger_not_defined(events: Sequence[JobEvent], context: LogContext) -> Iter
         if job.mechanism is Mechanism.WINDOWS_TASK:
             on_disk.setdefault(task_key(job.name), job)
             by_id[job.job_id] = job
-    for event in events:
+    for event in index.acting("launched"):
         kind = LAUNCH_TRIGGERS.get(_launch_id(event) or 0)
         if kind is None or not event.job_name:
             continue
@@ -440,44 +447,91 @@ def _trigger_kinds(schedule: Schedule) -> set[str]:
 
 
 def off_cadence(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
-    # one cheap pass over every event (a year of syslog holds millions of runs): the runs of
-    # each command by time, one per distinct time; the rest is done on those
-    by_command: dict[tuple[str | None, str | None, str], dict[datetime, JobEvent]] = {}
-    for event in events:
+    # one cheap pass over the runs (a year of syslog holds millions): the runs of each command
+    # by time, one per distinct time; the rest is done on those
+    by_command: _ByCommand = {}
+    for event in EventIndex.of(events).acting("ran"):
         if event.action == "ran" and event.job_name == "cron":
             runs_of = (event.command, event.actor, event.host)
             times = by_command.get(runs_of)
             if times is None:
                 times = by_command[runs_of] = {}
             times.setdefault(event.time, event)
-    groups: dict[tuple[str, str, str, bool], dict[datetime, JobEvent]] = {}
+    by_number = _runs_by_minute(by_command, _minute_number, one_zone=True)
+    if by_number is not None:
+        for runs in by_number.values():
+            if len(runs) >= MIN_HISTORY + 2:
+                numbers = list(runs)  # mostly in time order already, as logs are
+                if all(map(lt, numbers, islice(numbers, 1, None))):
+                    yield from _cadence_breaks(list(runs.items()))
+                else:
+                    yield from _cadence_breaks(sorted(runs.items(), key=_FIRST))
+        return
+    # times in several zones: minutes compared as times, each read on its own wall clock
+    for minutes in (_runs_by_minute(by_command, _minute_time, one_zone=False) or {}).values():
+        if len(minutes) >= MIN_HISTORY + 2:
+            ordered = sorted(minutes.items(), key=_FIRST)
+            yield from _cadence_breaks([(_minute_number(m), event) for m, event in ordered])
+
+
+_FIRST = itemgetter(0)
+_ByCommand = dict[tuple[str | None, str | None, str], dict[datetime, JobEvent]]
+_Minute = TypeVar("_Minute", int, datetime)
+
+
+def _runs_by_minute(
+    by_command: _ByCommand, minute: Callable[[datetime], _Minute], *, one_zone: bool
+) -> dict[tuple[str, str, str, bool], dict[_Minute, JobEvent]] | None:
+    """The runs of each command (host, user, command with its spaces folded, whether the times
+    are a log's wall clock) not tied to a job, the first of each minute (`minute`: the run's
+    time without its seconds). With `one_zone`, None unless every time has one fixed-offset
+    zone (or none): minutes of such times are equal as times exactly when their numbers are."""
+    groups: dict[tuple[str, str, str, bool], dict[_Minute, JobEvent]] = {}
+    first_zone: tzinfo | None = None
     for (command, actor, host), times in by_command.items():
         if command is None or len(times) < MIN_HISTORY + 2:
             continue
+        same: tuple[str, str, str] = (host.casefold(), actor or "", " ".join(command.split()))
+        keys = {local: (*same, local) for local in (False, True)}
         for moment, event in times.items():
-            if event.extra.get("job_id"):
+            extra = event.extra
+            if extra.get("job_id"):
                 continue  # tied to a job on disk: its schedule is the judge (off_schedule)
-            local = event.extra.get("local_time") is True  # a log's wall clock, or UTC
-            key = (host.casefold(), actor or "", " ".join(command.split()), local)
-            minute = moment.replace(second=0, microsecond=0)
-            groups.setdefault(key, {}).setdefault(minute, event)
-    for runs in groups.values():
-        if len(runs) >= MIN_HISTORY + 2:
-            yield from _cadence_breaks(sorted(runs.items()))
+            if one_zone and moment.tzinfo is not first_zone:
+                if groups or not isinstance(moment.tzinfo, timezone):
+                    return None  # a second zone, or one whose offset changes
+                first_zone = moment.tzinfo
+            key = keys[extra.get("local_time") is True]  # a log's wall clock, or UTC
+            runs = groups.get(key)
+            if runs is None:
+                runs = groups[key] = {}
+            runs.setdefault(minute(moment), event)
+    return groups
 
 
-def _cadence_breaks(runs: list[tuple[datetime, JobEvent]]) -> Iterator[Finding]:
-    cadence = _cadence([moment for moment, _ in runs])
+def _minute_time(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _minute_number(moment: datetime) -> int:
+    """The minute of a time on its own wall clock, counted from 0001-01-01 00:00."""
+    return moment.toordinal() * 1440 + moment.hour * 60 + moment.minute
+
+
+def _cadence_breaks(runs: list[tuple[int, JobEvent]]) -> Iterator[Finding]:
+    """Runs (by `_minute_number`, in time order) off the cadence of the runs around them."""
+    minutes = [minute for minute, _ in runs]
+    cadence = _cadence(minutes)
     if cadence is None:
         return
     period, phase = cadence
-    on = [_on_phase(moment, period, phase) for moment, _ in runs]
-    for index, (_, event) in enumerate(runs):
-        if on[index]:
+    off = [(other - phase) % period > LATE for other in _phases(minutes, period)]
+    last_on = len(off) - 1 - off[::-1].index(False) if False in off else -1
+    for earlier_off, index in enumerate(compress(count(), off)):
+        before = index - earlier_off  # runs on the cadence before this one
+        if before < MIN_HISTORY or last_on < index:  # none on the cadence after it
             continue
-        before = sum(on[:index])
-        if before < MIN_HISTORY or not any(on[index + 1 :]):
-            continue
+        event = runs[index][1]
         yield Finding(
             "JOB_RUN_OFF_CADENCE",
             RULES["JOB_RUN_OFF_CADENCE"],
@@ -494,29 +548,34 @@ def _cadence_breaks(runs: list[tuple[datetime, JobEvent]]) -> Iterator[Finding]:
         )
 
 
-def _cadence(moments: Sequence[datetime]) -> tuple[int, int] | None:
-    """(period, phase) in minutes: the longest period at which most runs fall at one point."""
+def _cadence(minutes: Sequence[int]) -> tuple[int, int] | None:
+    """(period, phase) in minutes: the longest period at which most runs fall at one point.
+    The runs are counted once per minute of the week, then per phase of each period from
+    those counts (as `_phases`: of the week for periods longer than a day)."""
+    week = Counter(_phases(minutes, WEEK))
+    day: dict[int, int] = {}
+    for minute, runs in week.items():
+        day[minute % 1440] = day.get(minute % 1440, 0) + runs
     for period in PERIODS:
         counts: dict[int, int] = {}
-        for moment in moments:
-            phase = _phase(moment, period)
-            counts[phase] = counts.get(phase, 0) + 1
+        for minute, runs in (week if period > 1440 else day).items():
+            phase = minute % period
+            counts[phase] = counts.get(phase, 0) + runs
         best = max(counts, key=lambda p: (counts[p] + counts.get((p + LATE) % period, 0), -p))
-        share = sum(1 for m in moments if _on_phase(m, period, best)) / len(moments)
+        lates = range(min(LATE, period - 1) + 1)  # on the phase: up to LATE minutes after it
+        on = sum(counts.get((best + late) % period, 0) for late in lates)
+        share = on / len(minutes)
         if share >= ON_CADENCE_SHARE and counts[best] >= MIN_HISTORY:
             return period, best
     return None
 
 
-def _phase(moment: datetime, period: int) -> int:
-    minutes = moment.hour * 60 + moment.minute
+def _phases(minutes: Iterable[int], period: int) -> list[int]:
+    """The point of a cycle of `period` minutes (of the day; of the week when longer) at which
+    each `_minute_number` falls. 0001-01-01 was a Monday."""
     if period > 1440:
-        minutes += moment.weekday() * 1440
-    return minutes % period
-
-
-def _on_phase(moment: datetime, period: int, phase: int) -> bool:
-    return (_phase(moment, period) - phase) % period <= LATE
+        return [(minute % 1440 + (minute // 1440 + 6) % 7 * 1440) % period for minute in minutes]
+    return [minute % 1440 % period for minute in minutes]
 
 
 def _cadence_text(period: int, phase: int) -> str:

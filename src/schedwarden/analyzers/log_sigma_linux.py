@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sigma.rule import SigmaRule
@@ -210,12 +211,32 @@ def evaluate_linux(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Fi
     """A finding per (rule, event) where a Linux rule matches one of the event's rows. Cron and
     journal lines are evaluated once per distinct row (of the fields the rules read): a year
     of syslog repeats a few hundred messages millions of times."""
+    prepared = prepare_linux(rules, events)
+    if prepared is not None:
+        yield from linux_findings(prepared)
+
+
+@dataclass(frozen=True, slots=True)
+class LinuxItems:
+    """The Linux rules by log source, and the rows of each source (`prepare_linux`)."""
+
+    by_scope: dict[str, list[LogRule]]
+    scoped: dict[str, list[Item]]
+
+
+def prepare_linux(
+    rules: LogRuleSet, events: Sequence[JobEvent], aside: list[JobEvent] | None = None
+) -> LinuxItems | None:
+    """The rows of the Linux records among the events for the Linux rules, or None when no
+    rule is for a Linux log source. Given `aside`, the events with a `channel` (Windows
+    records) are put there, in their order, and are no Linux record: the same pass over the
+    events sorts both (when None is returned, `aside` is left alone)."""
     by_scope: dict[str, list[LogRule]] = {}
     for rule in rules.rules:
         if rule.scope.startswith(PREFIX):
             by_scope.setdefault(rule.scope, []).append(rule)
     if not by_scope:
-        return
+        return None
     text_fields = {f.casefold() for s in TEXT_SCOPES for r in by_scope.get(s, ()) for f in r.fields}
     wants_text = any(s in by_scope for s in TEXT_SCOPES)
     wants_units = any(s in by_scope for s in UNIT_SCOPES)
@@ -223,21 +244,23 @@ def evaluate_linux(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Fi
     units: list[JobEvent] = []
     audits: list[JobEvent] = []
     only_text = text_fields <= {"text"}
+    windows = aside is not None
+    put_aside = (aside if aside is not None else []).append
     for event in events:
         extra = event.extra
-        if "daemon" in extra:
+        if windows and "channel" in extra:
+            put_aside(event)
+        elif "daemon" in extra:
             if wants_text:
                 key: object
-                if only_text:
+                if only_text:  # message_of, its common case inline
                     text = extra.get("line_text")
-                    head, sep, tail = (
-                        text.partition(": ") if isinstance(text, str) else ("", "", "")
-                    )
-                    key = (
-                        tail
-                        if sep and " " not in head and "cursor" not in extra
-                        else message_of(extra)
-                    )
+                    if isinstance(text, str):
+                        head, sep, key = text.partition(": ")
+                        if not sep or " " in head or "cursor" in extra:
+                            key = message_of(extra)
+                    else:
+                        key = message_of(extra)
                 else:
                     key = tuple(sorted((k, str(v)) for k, v in _cron_row(event).items()))
                 found = by_text.get(key)
@@ -259,8 +282,13 @@ def evaluate_linux(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Fi
     for scopes, event, row, where in linux_rows(audits):
         for scope in scopes:
             scoped.setdefault(scope, []).append(([event], row, where))
-    for scope, scope_rules in by_scope.items():
-        items = scoped.get(scope)
+    return LinuxItems(by_scope, scoped)
+
+
+def linux_findings(prepared: LinuxItems) -> Iterator[Finding]:
+    """The findings of the rules over the rows `prepare_linux` made: one table per source."""
+    for scope, scope_rules in prepared.by_scope.items():
+        items = prepared.scoped.get(scope)
         if not items:
             continue
         table = JobTable(_columns(scope_rules, items), [row for _, row, _ in items])

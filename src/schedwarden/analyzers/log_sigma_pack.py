@@ -21,9 +21,10 @@ from importlib import resources
 import yaml
 
 from ..model import Finding, JobEvent
+from .log_base import EventIndex
 from .log_sigma import LogRule, LogRuleSet, load_log_rules
 from .log_sigma import evaluate as evaluate_windows
-from .log_sigma_linux import evaluate_linux
+from .log_sigma_linux import linux_findings, prepare_linux
 from .sigma_backend import JobTable, RegexError
 
 FOLDER = ("rules", "logs")
@@ -105,11 +106,17 @@ def evaluate_log_rules(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterato
     """Every rule, Windows and Linux, over the records of the events; findings of the pack's
     rules carry the rule's own remediation."""
     remedies = {r.rule.rule_id: r.remediation for r in builtin_log_pack()[0] if r.remediation}
+    # each side only sees its own records: the Windows ones (with a channel) are found in the
+    # pass that makes the Linux rows, or in one of their own when no rule is for Linux logs
     windows: list[JobEvent] = []
-    linux: list[JobEvent] = []
-    for event in events:  # each side only sees its own records (one cheap pass over all)
-        (windows if "channel" in event.extra else linux).append(event)
-    for finding in (*evaluate_windows(rules, windows), *evaluate_linux(rules, linux)):
+    linux = prepare_linux(rules, events, aside=windows)
+    found = (
+        *evaluate_windows(
+            rules, windows if linux is not None else EventIndex.of(events).having("channel")
+        ),
+        *(linux_findings(linux) if linux is not None else ()),
+    )
+    for finding in found:
         remedy = remedies.get(finding.rule_id)
         yield replace(finding, remediation=remedy) if remedy else finding
 

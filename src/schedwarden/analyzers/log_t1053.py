@@ -17,11 +17,11 @@ References: reference/windows.md §c; reference/linux.md §c; https://attack.mit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 
 from ..model import ExecAction, Finding, JobEvent, ScheduledJob, Severity, task_key
-from .log_base import LogAnalyzer, LogContext
+from .log_base import EventIndex, LogAnalyzer, LogContext
 
 T1053_005 = ("T1053.005",)
 T1053_003 = ("T1053.003",)
@@ -95,7 +95,7 @@ def _where(event: JobEvent) -> str:
     return f"record {record}" if record is not None else (f"line {line}" if line else "")
 
 
-def _task_events(events: Sequence[JobEvent]) -> Iterator[JobEvent]:
+def _task_events(events: Iterable[JobEvent]) -> Iterator[JobEvent]:
     for event in events:
         if event.job_name and event.extra.get("channel") in TASK_SOURCES:
             yield event
@@ -103,7 +103,7 @@ def _task_events(events: Sequence[JobEvent]) -> Iterator[JobEvent]:
 
 def short_lived(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
     created: dict[tuple[str, str], JobEvent] = {}
-    for event in _task_events(events):
+    for event in _task_events(EventIndex.of(events).acting(*CREATED, *GONE)):
         key = (event.host.casefold(), task_key(event.job_name))
         if event.action in CREATED:
             created[key] = event
@@ -139,7 +139,7 @@ def action_changed(events: Sequence[JobEvent], context: LogContext) -> Iterator[
     for job in context.jobs or ():
         if job.mechanism.value == "windows_task":
             known[("", task_key(job.name))] = _commands(job)
-    for event in _task_events(events):
+    for event in _task_events(EventIndex.of(events).acting("registered", "updated")):
         if event.extra.get("channel") != "Security" or event.command is None:
             continue
         key = (event.host.casefold(), task_key(event.job_name))
@@ -164,15 +164,16 @@ def _commands(job: ScheduledJob) -> str:
 
 
 def remote_registration(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
+    index = EventIndex.of(events)
     logons: dict[tuple[str, str], JobEvent] = {}
-    for event in events:
+    for event in index.acting("logon"):
         if event.action == "logon" and event.extra.get("logon_type") == "3":
             logon_id = str(event.extra.get("logon_id") or "")
             if logon_id:
                 logons[(event.host.casefold(), logon_id)] = event
     if not logons:
         return
-    for event in _task_events(events):
+    for event in _task_events(index.acting("registered", "updated")):
         if (
             event.action not in ("registered", "updated")
             or event.extra.get("channel") != "Security"
@@ -195,7 +196,8 @@ def remote_registration(events: Sequence[JobEvent], context: LogContext) -> Iter
 
 
 def task_cache_hiding(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
-    for event in events:
+    # only a deletion, or a value set to 0, is reported
+    for event in EventIndex.of(events).acting("registry_value_deleted", "registry_value_set"):
         value = str(event.extra.get("value") or "").casefold()
         if value not in ("sd", "index") or not event.job_name:
             continue
@@ -219,7 +221,7 @@ def task_cache_hiding(events: Sequence[JobEvent], context: LogContext) -> Iterat
 
 
 def cron_tampering(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
-    for event in events:
+    for event in EventIndex.of(events).acting(*TAMPERING):
         rule = TAMPERING.get(event.action)
         if rule is None:
             continue
@@ -239,7 +241,7 @@ def cron_tampering(events: Sequence[JobEvent], context: LogContext) -> Iterator[
 
 
 def crontab_replaced(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
-    for event in events:
+    for event in EventIndex.of(events).acting("crontab_replaced"):
         if event.action != "crontab_replaced" or event.extra.get("daemon") != "crontab":
             continue
         actor = event.actor or ""
@@ -262,7 +264,7 @@ def not_on_disk(events: Sequence[JobEvent], context: LogContext) -> Iterator[Fin
         return
     on_disk = {task_key(j.name) for j in context.jobs if j.mechanism.value == "windows_task"}
     last: dict[str, JobEvent] = {}
-    for event in _task_events(events):
+    for event in _task_events(EventIndex.of(events).having("channel")):
         last[task_key(event.job_name)] = event
     for key, event in last.items():
         if key in on_disk:
@@ -294,7 +296,7 @@ def failed_runs(events: Sequence[JobEvent], context: LogContext) -> Iterator[Fin
     """FAILED_SPIKE or more failures of one job within FAILED_WINDOW: a payload that no longer
     works, a deleted binary, or a job retried by someone probing (reported once per job)."""
     failures: dict[tuple[str, str], list[JobEvent]] = {}
-    for event in events:
+    for event in EventIndex.of(events).acting("failed", "action_completed"):
         if event.job_name and _failed(event):
             failures.setdefault((event.host.casefold(), event.job_name.casefold()), []).append(
                 event

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from operator import attrgetter
 from typing import Any
 
 from ..model import (
@@ -18,6 +19,8 @@ from ..model import (
     task_key,
 )
 from .inventory_schedule import environment_from_document, schedule_from_document
+
+_ACTION = attrgetter("action")
 
 
 def _cron_key(user: str | None, command: str) -> tuple[str, str]:
@@ -37,12 +40,18 @@ def tie(events: Iterable[JobEvent], jobs: Sequence[ScheduledJob]) -> list[JobEve
                     crons.setdefault(_cron_key(job.run_as, action.command_line), job.job_id)
         named.setdefault(job.name.casefold(), job.job_id)
     out: list[JobEvent] = []
+    cron_keys: dict[tuple[str | None, str], tuple[str, str]] = {}  # a log repeats its commands
     for event in events:
         job_id: str | None = None
         if event.job_name.startswith("\\"):
             job_id = tasks.get(task_key(event.job_name))
         elif event.action == "ran" and event.command is not None:
-            job_id = crons.get(_cron_key(event.actor, event.command))
+            if crons:
+                run = (event.actor, event.command)
+                key = cron_keys.get(run)
+                if key is None:
+                    key = cron_keys[run] = _cron_key(*run)
+                job_id = crons.get(key)
         elif event.job_name.startswith("anacron:"):
             job_id = named.get(event.job_name[len("anacron:") :].casefold())
         out.append(replace(event, extra={**event.extra, "job_id": job_id}) if job_id else event)
@@ -105,16 +114,20 @@ def attribute(events: Sequence[JobEvent]) -> list[JobEvent]:
     """Task events in the session of a logged logon get the logon's account, type and source
     address (`logon_user`, `logon_type`, `source_address`): who created or changed the task, and
     from where."""
+    if "logon" not in map(_ACTION, events):  # most logs: one pass over shared strings
+        return list(events)
     logons: dict[tuple[str, str], JobEvent] = {}
     for event in events:
-        logon_id = str(event.extra.get("logon_id") or "")
-        if event.action == "logon" and logon_id:
-            logons[(event.host.casefold(), logon_id)] = event
+        if event.action == "logon":
+            logon_id = str(event.extra.get("logon_id") or "")
+            if logon_id:
+                logons[(event.host.casefold(), logon_id)] = event
     if not logons:
         return list(events)
     out: list[JobEvent] = []
     for event in events:
-        logon = logons.get((event.host.casefold(), str(event.extra.get("logon_id") or "")))
+        value = event.extra.get("logon_id")  # none, or "": in no logon's session
+        logon = logons.get((event.host.casefold(), str(value))) if value else None
         if logon is None or event.action == "logon":
             out.append(event)
             continue
