@@ -1,0 +1,243 @@
+"""Log files read by forked workers (`logs.shares`): the same events and issues, in the same
+order, as reading them in one process; a worker that dies or sends nonsense changes nothing;
+no worker while another thread runs; text stays in the parent."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from schedwarden import forked
+from schedwarden.logs import reader, shares
+from schedwarden.logs.reader import is_evtx, read_logs
+from schedwarden.model import Issue, JobEvent
+from tests.conftest import corpus_path
+
+Result = tuple[list[JobEvent], list[Issue]]
+
+
+@pytest.fixture(autouse=True)
+def two_processors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forked, "processors", lambda: 2)  # also on a one-core test machine
+
+
+@pytest.fixture
+def alone() -> None:
+    """No other thread (left by another test) alive, or the test is skipped: workers are only
+    forked from a process that runs one thread."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(timeout=2)
+    if threading.active_count() > 1:
+        pytest.skip("another test's thread is still running")
+
+
+@pytest.fixture
+def evtx_folder() -> Path:
+    return corpus_path("windows", "evtx")
+
+
+@pytest.fixture
+def readers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], dict[str, list[int]]]:
+    """Which processes read which file: `reader.read_file` notes its process and path in a
+    file (an appended line is written whole), read back by the returned function."""
+    notes = tmp_path / "readers.txt"
+    real = reader.read_file
+
+    def noted(path: str, budget: float) -> Iterator[JobEvent | Issue]:
+        descriptor = os.open(notes, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(descriptor, f"{os.getpid()}\t{path}\n".encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(descriptor)
+        return real(path, budget)
+
+    monkeypatch.setattr(reader, "read_file", noted)
+
+    def read_by() -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        if notes.exists():
+            for line in notes.read_text("utf-8", "surrogateescape").splitlines():
+                pid, path = line.split("\t", 1)
+                found.setdefault(path, []).append(int(pid))
+        notes.unlink(missing_ok=True)
+        return found
+
+    return read_by
+
+
+def _serial(*paths: Path | str) -> Result:
+    return read_logs([str(p) for p in paths], processes=1)
+
+
+def _parallel(*paths: Path | str, processes: int = 2) -> Result:
+    return read_logs([str(p) for p in paths], processes=processes, parallel_min=0)
+
+
+@pytest.mark.usefixtures("alone")
+@pytest.mark.parametrize("processes", [2, 3])
+def test_workers_read_the_corpus_as_one_process_does(
+    evtx_folder: Path, readers: Callable[[], dict[str, list[int]]], processes: int
+) -> None:
+    serial = _serial(evtx_folder)
+    assert {p for pids in readers().values() for p in pids} == {os.getpid()}
+    parallel = _parallel(evtx_folder, processes=processes)
+    assert parallel == serial
+    assert len(serial[0]) > 100
+    read_by = readers()
+    assert all(len(pids) == 1 for pids in read_by.values())  # each file read once
+    children = {pids[0] for pids in read_by.values()} - {os.getpid()}
+    assert len(children) == processes - 1  # every share but the parent's read by a child
+    assert os.getpid() in {pids[0] for pids in read_by.values()}  # and the parent read one
+
+
+@pytest.mark.usefixtures("alone")
+def test_text_stays_in_the_parent_and_issues_keep_their_order(
+    evtx_folder: Path, tmp_path: Path, readers: Callable[[], dict[str, list[int]]]
+) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    evtx = sorted(evtx_folder.rglob("*.evtx"))
+    for number, path in enumerate(evtx[:12]):
+        shutil.copyfile(path, folder / f"a{number:02d}.evtx")
+    damaged = bytearray(evtx[0].read_bytes())
+    damaged[4096 + 600 : 4096 + 2000] = b"\xff" * 1400
+    (folder / "b_corrupt.evtx").write_bytes(bytes(damaged))
+    (folder / "c_short.evtx").write_bytes(evtx[1].read_bytes()[: 4096 + 1000])
+    (folder / "d_packed.evtx.gz").write_bytes(gzip.compress(evtx[2].read_bytes()))
+    (folder / "y_syslog").write_text("Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n")
+    (folder / "z_bad.gz").write_bytes(gzip.compress(b"x" * 1000)[:-12])  # cut short
+    for number, path in enumerate(evtx[12:24]):
+        shutil.copyfile(path, folder / f"g{number:02d}.evtx")
+    arguments = (tmp_path / "missing", folder, tmp_path / "also-missing")
+
+    serial = _serial(*arguments)
+    readers()
+    parallel = _parallel(*arguments)
+    assert parallel == serial
+    codes = [i.code for i in serial[1]]
+    assert codes[0] == "LOG_UNREADABLE" and codes[-1] == "LOG_UNREADABLE"  # the missing paths
+    assert {"LOG_CORRUPT", "LOG_TRUNCATED"} <= set(codes) and len(codes) >= 5
+    read_by = readers()
+    parent = os.getpid()
+    assert read_by[str(folder / "y_syslog")] == [parent]
+    assert read_by[str(folder / "z_bad.gz")] == [parent]
+    assert {pids[0] for pids in read_by.values()} - {parent}  # a child read EVTX
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_worker_that_dies_changes_nothing(
+    evtx_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = _serial(evtx_folder)
+    parent = os.getpid()
+    started = tmp_path / "child-started"
+    real = reader.read_file
+
+    def dies_in_a_child(path: str, budget: float) -> Iterator[JobEvent | Issue]:
+        if os.getpid() != parent:
+            started.touch()
+            os._exit(3)
+        return real(path, budget)
+
+    monkeypatch.setattr(reader, "read_file", dies_in_a_child)
+    assert _parallel(evtx_folder) == serial
+    assert started.exists()  # a child did start, and died
+
+
+@pytest.mark.usefixtures("alone")
+@pytest.mark.parametrize(
+    "sent",
+    [
+        lambda records: records[:-1],  # a file short
+        lambda records: [*records[:-1], [*records[-1], "not a record"]],
+        lambda records: {"not": "a list"},
+    ],
+)
+def test_a_worker_that_sends_nonsense_changes_nothing(
+    evtx_folder: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sent: Callable[[list[list[JobEvent | Issue]]], object],
+) -> None:
+    serial = _serial(evtx_folder)
+    real = shares._read_share
+    parent = os.getpid()
+    sent_from = tmp_path / "sent"
+
+    def wrong(
+        read: Callable[[str], list[JobEvent | Issue]], paths: list[str]
+    ) -> list[list[JobEvent | Issue]]:
+        assert os.getpid() != parent
+        sent_from.touch()
+        return sent(real(read, paths))  # type: ignore[return-value]
+
+    monkeypatch.setattr(shares, "_read_share", wrong)
+    assert _parallel(evtx_folder) == serial
+    assert sent_from.exists()  # a child did send it
+
+
+@pytest.mark.usefixtures("alone")
+def test_no_worker_while_another_thread_runs(
+    evtx_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = _serial(evtx_folder)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counted)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert _parallel(evtx_folder) == serial
+        assert forks == []
+    finally:
+        release.set()
+        thread.join()
+    if threading.active_count() > 1:
+        pytest.skip("another test's thread is still ending")
+    assert _parallel(evtx_folder) == serial
+    assert forks == [1]  # with the thread gone, a worker starts
+
+
+def test_small_runs_are_read_here(evtx_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise AssertionError("forked")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert read_logs([str(evtx_folder)]) == _serial(evtx_folder)  # 5 MB: under PARALLEL_MIN
+
+
+def test_shares_are_contiguous_and_balanced() -> None:
+    assert shares.plan([10] * 10, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert shares.plan([10] * 10, 3) == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
+    assert shares.plan([10] * 10, 2, kept=50) == [[0, 1], [2, 3, 4, 5, 6, 7, 8, 9]]
+    assert shares.plan([10] * 4, 2, kept=1000) == [[], [0, 1, 2, 3]]
+    assert shares.plan([100, 1, 1], 3) == [[0], [1, 2]]  # none empty but the parent's
+    assert shares.plan([1, 1, 100], 2) == [[0, 1], [2]]
+
+
+def test_evtx_is_told_by_its_head(evtx_folder: Path, tmp_path: Path) -> None:
+    original = next(evtx_folder.rglob("*.evtx")).read_bytes()
+    (tmp_path / "plain").write_bytes(original)
+    (tmp_path / "packed").write_bytes(gzip.compress(original))
+    (tmp_path / "text").write_text("Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n")
+    (tmp_path / "broken.gz").write_bytes(b"\x1f\x8b\x08garbage")
+    assert [is_evtx(str(tmp_path / n)) for n in ("plain", "packed", "text", "broken.gz")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert not is_evtx(str(tmp_path / "missing"))
