@@ -38,12 +38,11 @@ References: reference/linux.md §c (cron and journal lines); reference/windows.m
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from itertools import compress, count, islice
-from operator import itemgetter, lt
-from typing import TypeVar
+from operator import lt
 
 from ..model import (
     CalendarSchedule,
@@ -457,60 +456,70 @@ def off_cadence(events: Sequence[JobEvent], context: LogContext) -> Iterator[Fin
             if times is None:
                 times = by_command[runs_of] = {}
             times.setdefault(event.time, event)
-    by_number = _runs_by_minute(by_command, _minute_number, one_zone=True)
+    by_number = _runs_by_minute(by_command)
     if by_number is not None:
         for runs in by_number.values():
             if len(runs) >= MIN_HISTORY + 2:
                 numbers = list(runs)  # mostly in time order already, as logs are
                 if all(map(lt, numbers, islice(numbers, 1, None))):
-                    yield from _cadence_breaks(list(runs.items()))
+                    yield from _cadence_breaks(numbers, list(runs.values()))
                 else:
-                    yield from _cadence_breaks(sorted(runs.items(), key=_FIRST))
+                    numbers.sort()
+                    yield from _cadence_breaks(numbers, [runs[n] for n in numbers])
         return
-    # times in several zones: minutes compared as times, each read on its own wall clock
-    for minutes in (_runs_by_minute(by_command, _minute_time, one_zone=False) or {}).values():
+    for minutes in _runs_by_minute_time(by_command).values():
         if len(minutes) >= MIN_HISTORY + 2:
-            ordered = sorted(minutes.items(), key=_FIRST)
-            yield from _cadence_breaks([(_minute_number(m), event) for m, event in ordered])
+            ordered = sorted(minutes)
+            numbers = [_minute_number(minute) for minute in ordered]
+            yield from _cadence_breaks(numbers, [minutes[minute] for minute in ordered])
 
 
-_FIRST = itemgetter(0)
 _ByCommand = dict[tuple[str | None, str | None, str], dict[datetime, JobEvent]]
-_Minute = TypeVar("_Minute", int, datetime)
+_Group = tuple[str, str, str, bool]  # host, user, command with its spaces folded, wall clock
 
 
-def _runs_by_minute(
-    by_command: _ByCommand, minute: Callable[[datetime], _Minute], *, one_zone: bool
-) -> dict[tuple[str, str, str, bool], dict[_Minute, JobEvent]] | None:
-    """The runs of each command (host, user, command with its spaces folded, whether the times
-    are a log's wall clock) not tied to a job, the first of each minute (`minute`: the run's
-    time without its seconds). With `one_zone`, None unless every time has one fixed-offset
-    zone (or none): minutes of such times are equal as times exactly when their numbers are."""
-    groups: dict[tuple[str, str, str, bool], dict[_Minute, JobEvent]] = {}
+def _runs_by_minute(by_command: _ByCommand) -> dict[_Group, dict[int, JobEvent]] | None:
+    """The runs of each command not tied to a job (by host, user, command with its spaces
+    folded, and whether the times are a log's wall clock), the first of each minute, by its
+    `_minute_number`. None unless every time has one fixed-offset zone (or none), in which
+    minutes are equal as times exactly when their numbers are (else `_runs_by_minute_time`)."""
+    groups: dict[_Group, dict[int, JobEvent]] = {}
     first_zone: tzinfo | None = None
     for (command, actor, host), times in by_command.items():
         if command is None or len(times) < MIN_HISTORY + 2:
             continue
-        same: tuple[str, str, str] = (host.casefold(), actor or "", " ".join(command.split()))
-        keys = {local: (*same, local) for local in (False, True)}
+        same = (host.casefold(), actor or "", " ".join(command.split()))
+        into: dict[bool, dict[int, JobEvent]] = {}
         for moment, event in times.items():
             extra = event.extra
             if extra.get("job_id"):
                 continue  # tied to a job on disk: its schedule is the judge (off_schedule)
-            if one_zone and moment.tzinfo is not first_zone:
+            if moment.tzinfo is not first_zone:
                 if groups or not isinstance(moment.tzinfo, timezone):
                     return None  # a second zone, or one whose offset changes
                 first_zone = moment.tzinfo
-            key = keys[extra.get("local_time") is True]  # a log's wall clock, or UTC
-            runs = groups.get(key)
+            local = extra.get("local_time") is True  # a log's wall clock, or UTC
+            runs = into.get(local)
             if runs is None:
-                runs = groups[key] = {}
-            runs.setdefault(minute(moment), event)
+                runs = into[local] = groups.setdefault((*same, local), {})
+            runs.setdefault(moment.toordinal() * 1440 + moment.hour * 60 + moment.minute, event)
     return groups
 
 
-def _minute_time(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
+def _runs_by_minute_time(by_command: _ByCommand) -> dict[_Group, dict[datetime, JobEvent]]:
+    """As `_runs_by_minute`, each minute as a time (times in several zones)."""
+    groups: dict[_Group, dict[datetime, JobEvent]] = {}
+    for (command, actor, host), times in by_command.items():
+        if command is None or len(times) < MIN_HISTORY + 2:
+            continue
+        for moment, event in times.items():
+            if event.extra.get("job_id"):
+                continue
+            local = event.extra.get("local_time") is True
+            key = (host.casefold(), actor or "", " ".join(command.split()), local)
+            minute = moment.replace(second=0, microsecond=0)
+            groups.setdefault(key, {}).setdefault(minute, event)
+    return groups
 
 
 def _minute_number(moment: datetime) -> int:
@@ -518,9 +527,9 @@ def _minute_number(moment: datetime) -> int:
     return moment.toordinal() * 1440 + moment.hour * 60 + moment.minute
 
 
-def _cadence_breaks(runs: list[tuple[int, JobEvent]]) -> Iterator[Finding]:
-    """Runs (by `_minute_number`, in time order) off the cadence of the runs around them."""
-    minutes = [minute for minute, _ in runs]
+def _cadence_breaks(minutes: list[int], events: list[JobEvent]) -> Iterator[Finding]:
+    """The runs (their `_minute_number`s in time order, and events) off the cadence of the
+    runs around them."""
     cadence = _cadence(minutes)
     if cadence is None:
         return
@@ -531,7 +540,7 @@ def _cadence_breaks(runs: list[tuple[int, JobEvent]]) -> Iterator[Finding]:
         before = index - earlier_off  # runs on the cadence before this one
         if before < MIN_HISTORY or last_on < index:  # none on the cadence after it
             continue
-        event = runs[index][1]
+        event = events[index]
         yield Finding(
             "JOB_RUN_OFF_CADENCE",
             RULES["JOB_RUN_OFF_CADENCE"],
@@ -573,8 +582,8 @@ def _cadence(minutes: Sequence[int]) -> tuple[int, int] | None:
 def _phases(minutes: Iterable[int], period: int) -> list[int]:
     """The point of a cycle of `period` minutes (of the day; of the week when longer) at which
     each `_minute_number` falls. 0001-01-01 was a Monday."""
-    if period > 1440:
-        return [(minute % 1440 + (minute // 1440 + 6) % 7 * 1440) % period for minute in minutes]
+    if period > 1440:  # the minute of the week from Monday 00:00 (day 1 + 6 days: 0)
+        return [(minute + 6 * 1440) % WEEK % period for minute in minutes]
     return [minute % 1440 % period for minute in minutes]
 
 
