@@ -92,7 +92,15 @@ STAMPS = [
     b"2026-01-02T03:04:05",
     b"<78>1 2026-01-02T03:04:05Z",
 ]
-TAGS = [b"CRON[12]:", b"CRON[99]:", b"CRON:", b"cron[1]:", b"CrOn[3]:", b"crond(pam_unix)[4]:", b"/usr/sbin/cron[5]:"]
+TAGS = [
+    b"CRON[12]:",
+    b"CRON[99]:",
+    b"CRON:",
+    b"cron[1]:",
+    b"CrOn[3]:",
+    b"crond(pam_unix)[4]:",
+    b"/usr/sbin/cron[5]:",
+]
 TAGS += [b"crontab[6]:", b"anacron[7]:", b"atd[8]:", b"ATD[9]:", b"busybox[1]:", b"sshd[2]:"]
 MESSAGES = [
     b"(root) CMD (run-parts /etc/cron.hourly)",
