@@ -11,14 +11,12 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from . import __version__
+from . import TOOL
 from .collectors.base import CollectContext, Collector
 from .collectors.registry import COLLECTORS
 from .gc_pacing import few_collections
 from .model import AuditReport, Issue, ScheduledJob
 from .sources import RootedSource
-
-TOOL = {"name": "schedwarden", "version": __version__}
 
 
 def collect(

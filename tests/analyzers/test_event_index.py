@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schedwarden import engine
+from schedwarden import hunting
 from schedwarden.analyzers import log_schedule
 from schedwarden.analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from schedwarden.analyzers.log_registry import LOG_ANALYZERS
@@ -214,8 +214,8 @@ def test_sigma_and_the_engine_passes_find_what_a_plain_pass_finds(events: list[J
     assert list(evaluate_log_rules(rules, Unselective(events))) == expected
     windows_only = replace(rules, rules=tuple(r for r in rules.rules if "/" not in r.scope))
     assert list(evaluate_log_rules(windows_only, events)) == _sigma_as_before(windows_only, events)
-    assert engine._shown(EventIndex(events)) == _shown_as_before(events)
-    assert engine._definition_findings(EventIndex(events)) == _definitions_as_before(events)
+    assert hunting._shown(EventIndex(events)) == _shown_as_before(events)
+    assert hunting._definition_findings(EventIndex(events)) == _definitions_as_before(events)
     assert attribute(events) == _attribute_as_before(events)
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import engine
+from .. import hunting
 from ..analyzers.log_sigma import LogRuleSet, load_log_rules
 from ..logs.correlate import jobs_from_inventory
 from ..logs.reader import DEFAULT_BUDGET
@@ -70,7 +70,7 @@ def run_hunt(
     if inventory is not None:
         jobs = _inventory(inventory)
     source = ImageSource(str(root)) if root is not None else None
-    return engine.hunt(
+    return hunting.hunt(
         [str(p) for p in paths],
         source=source,
         inventory=jobs,

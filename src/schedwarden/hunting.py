@@ -1,0 +1,156 @@
+"""`hunt`: job events from logs, tied to an inventory, with the findings of the log analytics,
+of the inventory analyzers on task definitions the events carried, and of Sigma rules over logs.
+
+Kept apart from `engine` so that a hunt loads the collectors (to tie events to an image) and the
+inventory analyzers (for task definitions in 4698/4702) only when it needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from . import TOOL
+from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
+from .analyzers.log_registry import LOG_ANALYZERS
+from .analyzers.log_sigma import LogRuleSet
+from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
+from .gc_pacing import few_collections
+from .logs.correlate import attribute, tie, without_creation
+from .logs.reader import DEFAULT_BUDGET, read_logs
+from .logs.report import HuntReport
+from .model import Evidence, Finding, Issue, JobEvent, ScheduledJob, Severity, SourceKind
+from .schedule_fit import runs_between, start_delay
+from .sources import RootedSource
+
+
+def hunt(
+    paths: Iterable[str],
+    *,
+    source: RootedSource | None = None,
+    inventory: list[ScheduledJob] | None = None,
+    now: datetime | None = None,
+    min_level: Severity = Severity.INFORMATIONAL,
+    budget: float = DEFAULT_BUDGET,
+    sigma: LogRuleSet | None = None,
+    builtin_rules: bool = True,
+) -> HuntReport:
+    """Job events from the logs under `paths`, tied to the jobs of an image (`source`) or of an
+    inventory file when given, and the findings of the log analytics and of the inventory
+    analyzers run on the task definitions the events carried (4698/4702 TaskContent), and of
+    our Sigma rules over logs (unless `builtin_rules` is False) and the `sigma` rules over the
+    records the events came from."""
+    with few_collections():
+        return _hunt(list(paths), source, inventory, now, min_level, budget, sigma, builtin_rules)
+
+
+def _hunt(
+    paths: list[str],
+    source: RootedSource | None,
+    inventory: list[ScheduledJob] | None,
+    now: datetime | None,
+    min_level: Severity,
+    budget: float,
+    sigma: LogRuleSet | None,
+    builtin_rules: bool,
+) -> HuntReport:
+    now = now or datetime.now(UTC)
+    events, issues = read_logs(paths, budget=budget)
+    described: dict[str, object] = {
+        "logs": paths,
+        "hunted_at": now.isoformat().replace("+00:00", "Z"),
+    }
+    jobs: list[ScheduledJob] | None = inventory
+    if source is not None:
+        from .inventory import collect
+
+        report = collect(source, now=now)
+        jobs = list(report.jobs)
+        issues += report.issues
+        described["inventory"] = dict(source.describe())
+    index = EventIndex(events)  # what the analytics select on, found once for all of them
+    if index.acting("logon"):  # else no event is in a logged logon's session
+        index = EventIndex(attribute(index))
+    if jobs is not None:
+        index = EventIndex(tie(index, jobs))
+    findings: list[Finding] = []
+    context = LogContext(
+        jobs=jobs,
+        host_timezone=source.timezone if source is not None else None,
+        clock=ScheduleClock(runs_between, start_delay),  # runs against schedules
+    )
+    for analyzer in LOG_ANALYZERS:
+        try:
+            findings.extend(analyzer.analyze(index, context))
+        except Exception as exc:  # an analytic bug must not end the hunt
+            issues.append(
+                Issue(
+                    "ANALYZER_ERROR",
+                    f"log analyzer {analyzer.name} stopped: {exc!r}",
+                    Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
+                )
+            )
+    findings.extend(_definition_findings(index))
+    rules = with_builtin(sigma) if builtin_rules else sigma
+    if rules is not None:
+        try:
+            findings.extend(evaluate_log_rules(rules, index))
+        except Exception as exc:  # a rule engine bug must not end the hunt either
+            issues.append(
+                Issue(
+                    "ANALYZER_ERROR",
+                    f"Sigma rules over logs stopped: {exc!r}",
+                    Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
+                )
+            )
+    kept = tuple(f for f in findings if f.severity >= min_level)
+    extra: dict[str, object] = {}
+    if sigma is not None:
+        extra["sigma_rules"] = len(sigma.rules)
+    if builtin_rules:
+        extra["sigma_builtin_log_rules"] = len(builtin_log_pack()[0])
+    if jobs is not None:
+        tied = {e.extra.get("job_id") for e in index.having("job_id") if e.extra.get("job_id")}
+        extra["inventory_jobs"] = len(jobs)
+        extra["inventory_jobs_with_events"] = len(tied)
+        extra["inventory_tasks_without_creation_event"] = without_creation(index, jobs)
+    return HuntReport(
+        tool=TOOL,
+        source=described,
+        events=tuple(_shown(index)),
+        findings=kept,
+        issues=tuple(issues),
+        extra=extra,
+    )
+
+
+def _definition_findings(events: Iterable[JobEvent]) -> list[Finding]:
+    """The inventory analyzers on the task definitions carried by events, once per definition."""
+    seen: dict[str, ScheduledJob] = {}
+    for event in EventIndex.of(events).having("definition"):
+        definition = event.extra.get("definition")
+        if isinstance(definition, ScheduledJob):
+            seen.setdefault(definition.job_id, definition)
+    if not seen:
+        return []
+    from .analyzers.registry import ANALYZERS  # the inventory analyzers
+
+    found: list[Finding] = []
+    for analyzer in ANALYZERS:
+        found.extend(analyzer.analyze(tuple(seen.values()), ()))
+    return found
+
+
+def _shown(events: Iterable[JobEvent]) -> list[JobEvent]:
+    """Events for the output: network logons only when a task event shares their session."""
+    index = EventIndex.of(events)
+    if not index.acting("logon"):
+        return list(index)
+    sessions = {
+        (e.host, e.extra.get("logon_id"))
+        for e in index.having("logon_id")
+        if e.action != "logon" and e.extra.get("logon_id")
+    }
+    return [
+        e for e in index if e.action != "logon" or (e.host, e.extra.get("logon_id")) in sessions
+    ]
