@@ -13,13 +13,17 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schedwarden import forked
+from schedwarden.forked import ForkedStream
 from schedwarden.logs import syslog_reader
 from schedwarden.logs.files import issue
 from schedwarden.logs.syslog_reader import keyword_lines, parse_line, read_syslog
@@ -226,18 +230,19 @@ def test_block_boundaries_with_the_real_sizes() -> None:
 
 
 class Spy:
-    """Records what the helper process returned (None: it failed and was read here)."""
+    """Records whether the helper process sent everything (False: its part was read here)."""
 
     def __init__(self) -> None:
         self.results: list[object] = []
-        original = syslog_reader.Tail.result
+        original = ForkedStream.cancel
 
-        def result(tail: syslog_reader.Tail) -> object:
-            found = original(tail)
-            self.results.append(found)
-            return found
+        def cancel(helper: ForkedStream[object]) -> None:
+            first = helper._pid != 0  # the child not yet ended (cancel may come twice)
+            original(helper)
+            if first:
+                self.results.append(helper.complete)
 
-        self.result = result
+        self.cancel = cancel
 
 
 def _read_with_helper(data: bytes, block: int, max_line: int, share: float) -> tuple[list, Spy]:  # type: ignore[type-arg]
@@ -250,9 +255,9 @@ def _read_with_helper(data: bytes, block: int, max_line: int, share: float) -> t
         patch.setattr(syslog_reader, "MAX_LINE", max_line)
         patch.setattr(syslog_reader, "HELPER_MIN", 1)
         patch.setattr(syslog_reader, "helper_share", lambda descriptor, size: share)
-        patch.setattr(syslog_reader, "processors", lambda: 2)
-        patch.setattr(syslog_reader.Tail, "result", spy.result)
-        patch.chdir(folder)  # the helper opens the file by its path, "log"
+        patch.setattr(forked, "processors", lambda: 2)
+        patch.setattr(ForkedStream, "cancel", spy.cancel)
+        patch.chdir(folder)
         with open(path, "rb") as stream:
             found = list(read_syslog("log", stream, MTIME, float("inf")))
     return found, spy
@@ -267,11 +272,12 @@ def test_two_processes_read_as_one(data: bytes, block: int, max_line: int, share
     and issues, in the same order, whatever runs across the boundary."""
     found, spy = _read_with_helper(data, block, max_line, share)
     assert found == reference(data, block, max_line)
-    assert all(result is not None for result in spy.results)  # no fallback was needed
+    assert spy.results == ([True] if spy.results else [])  # no fallback was needed
 
 
-def _broken_helper(*args: object) -> object:
+def _broken_helper(*args: object) -> Iterator[object]:
     raise OSError("the helper failed")
+    yield
 
 
 def test_a_failed_helper_is_read_here() -> None:
@@ -280,8 +286,32 @@ def test_a_failed_helper_is_read_here() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(syslog_reader, "scan_tail", _broken_helper)
         found, spy = _read_with_helper(data, 256, 120, 0.5)
-    assert spy.results == [None]
+    assert spy.results == [False]
     assert found == reference(data, 256, 120) and len(found) == 500
+
+
+@settings(max_examples=30, deadline=None)
+@given(files, st.integers(min_value=0, max_value=6), st.booleans())
+def test_a_helper_that_dies_midway_is_read_on_from_its_last_block(
+    data: bytes, blocks: int, dies: bool
+) -> None:
+    """The helper sends `blocks` blocks and then dies (or fails): this process reads on from
+    where the last block left the helper's reading, with the same events and issues."""
+    original = syslog_reader.scan_tail
+
+    def stops(*args: Any) -> Iterator[object]:
+        for count, sent in enumerate(original(*args)):
+            if count == blocks:
+                if dies:
+                    os._exit(9)
+                raise OSError("the helper failed")
+            yield sent
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(syslog_reader, "scan_tail", stops)
+        found, spy = _read_with_helper(data, 16, 60, 0.9)
+    assert found == reference(data, 16, 60)
+    assert len(spy.results) <= 1
 
 
 def test_helper_share_follows_the_density_of_keyword_lines(tmp_path: Path) -> None:

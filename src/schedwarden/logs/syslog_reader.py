@@ -14,19 +14,19 @@ and a big plain file is searched by two processes.
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import re
 import stat
 import time
 from collections.abc import Generator, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import BinaryIO
 
 import re2
 
+from ..forked import ForkedStream
 from ..model import Evidence, Issue, JobEvent
 from .files import evidence, issue
 
@@ -141,15 +141,6 @@ def _keyword_lines_of(
                 yield reading.out_of_time(budget)
                 return
         assert tail is not None
-        found = tail.result()
-        if found is None:  # the helper failed: read on here
-            while chunk := stream.read(BLOCK):
-                yield from reading.feed(chunk)
-                if time.monotonic() - started > budget:
-                    yield reading.out_of_time(budget)
-                    return
-            yield from reading.finish()
-            return
         first = reading.number  # of the line across the split: the helper's line 0
         while reading.carry and not reading.skipping:  # that line, up to its newline
             chunk = stream.read(BLOCK)
@@ -158,16 +149,32 @@ def _keyword_lines_of(
                 break
             newline = chunk.find(b"\n")
             yield from reading.feed(chunk if newline < 0 else chunk[: newline + 1])
-        for kind, number, offset, raw in found:
-            if kind == "line":
-                yield first + number, offset, raw
-            elif kind == "long":
-                yield _too_long(path, first + number, offset)
-            else:
-                yield _out_of_time(path, budget, first + number, offset)
+        resume: Checkpoint = (0, tail.split, tail.across)  # where the helper's reading stands
+        for found, checkpoint in tail.helper.items():
+            for kind, number, offset, raw in found:
+                if kind == "line":
+                    yield first + number, offset, raw
+                elif kind == "long":
+                    yield _too_long(path, first + number, offset)
+                else:
+                    yield _out_of_time(path, budget, first + number, offset)
+            resume = checkpoint or resume
+        if tail.helper.complete:
+            return
+        number, position, skipping = resume  # the helper failed: read on here from there
+        reading = Reading(path, first + number, position, skipping)
+        stream.seek(position)
+        size = BLOCK - position % BLOCK  # up to the end of the helper's block: the same blocks
+        while chunk := stream.read(size):
+            size = BLOCK
+            yield from reading.feed(chunk)
+            if time.monotonic() - started > budget:
+                yield reading.out_of_time(budget)
+                return
+        yield from reading.finish()
     finally:
         if tail is not None:
-            tail.close()
+            tail.helper.cancel()
 
 
 class Reading:
@@ -285,21 +292,26 @@ def keyword_lines(data: bytes, low: int = 0, high: int | None = None) -> list[tu
 # blocks, same events, same issues. If the helper fails, this process reads the rest itself.
 
 HELPER_MIN = 256 << 20  # plain files from this size on get a helper
-# This process searches the start of the file, parsing the keyword lines it finds, while the
-# helper searches the rest; then this process parses the helper's lines. Searching costs about
-# 2 ns per byte, parsing a keyword line about 7 µs (measured: 1 GB logs, 0.1% to 25% cron
-# lines): one line parsed is worth this many bytes searched.
+# This process searches the start of the file and parses the keyword lines it finds, then parses
+# the lines the helper found in the rest, as the helper sends them. Searching costs about 2 ns
+# per byte, parsing a keyword line about 7 µs (measured: 1 GB logs, 0.1% to 25% cron lines):
+# one line parsed is worth this many bytes searched.
 PARSE_BYTES = 3500
 SAMPLES, SAMPLE_SIZE = 8, 256 << 10  # the density of keyword lines, from 2 MiB across the file
 MIN_SHARE, MAX_SHARE = 0.5, 0.95  # of the file, for the helper
-Found = list[tuple[str, int, int, bytes]]  # ("line" | "long" | "time", number, offset, bytes)
+Record = tuple[str, int, int, bytes]  # ("line" | "long" | "time", number, offset, bytes)
+# Where the helper's reading stands after a block: line number, file offset, skipping a long line
+Checkpoint = tuple[int, int, bool]
+Sent = tuple[list[Record], Checkpoint | None]  # what the helper found in a block, and then
 
 
 class Tail:
-    """The end of a big plain file, from `split`, searched by a helper process."""
+    """The end of a big plain file, from `split`, searched by a helper process (a fork) that
+    sends what it finds block by block: this process parses it as it comes once done with its
+    own share, and reads on from the last block received if the helper fails."""
 
-    def __init__(self, executor: ProcessPoolExecutor, future: Future[Found], split: int):
-        self.executor, self.future, self.split = executor, future, split
+    def __init__(self, helper: ForkedStream[Sent], split: int, across: bool) -> None:
+        self.helper, self.split, self.across = helper, split, across
 
     @classmethod
     def start(cls, path: str, stream: BinaryIO, deadline: float) -> Tail | None:
@@ -308,81 +320,58 @@ class Tail:
         if not isinstance(stream, io.BufferedReader) or not isinstance(stream.raw, io.FileIO):
             return None
         try:
-            info = os.fstat(stream.fileno())
-            if (
-                not stat.S_ISREG(info.st_mode)
-                or info.st_size < HELPER_MIN
-                or processors() < 2
-                or stream.tell() != 0
-            ):
+            descriptor = stream.fileno()
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode) or info.st_size < HELPER_MIN or stream.tell() != 0:
                 return None
-            share = helper_share(stream.fileno(), info.st_size)
+            share = helper_share(descriptor, info.st_size)
             split = int(info.st_size * (1 - share)) // BLOCK * BLOCK
             if split <= 0:
                 return None
-            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            identity = (info.st_dev, info.st_ino)
-            future = executor.submit(scan_tail, path, identity, split, deadline)
-        except (OSError, ValueError, RuntimeError):
+            across = os.pread(descriptor, 1, split - 1) != b"\n"  # a line runs across split
+        except OSError:
             return None
-        return cls(executor, future, split)
-
-    def result(self) -> Found | None:
-        try:
-            return self.future.result()
-        except Exception:  # a helper that failed or died: its part is read here
-            return None
-
-    def close(self) -> None:
-        """The helper process ended (or left to stop by itself at the deadline, when this
-        process stopped reading before it finished)."""
-        done = self.future.done()
-        self.executor.shutdown(wait=done, cancel_futures=True)
+        helper = ForkedStream.start(partial(scan_tail, path, descriptor, split, across, deadline))
+        return None if helper is None else cls(helper, split, across)
 
 
 def helper_share(descriptor: int, size: int) -> float:
     """The share of the file the helper searches so that the whole reading ends soonest, from
     the density of keyword lines in samples across the file. With `a` the time to search the
-    file and `b` to parse its keyword lines, this process takes `x·(a + b)` for its share and
-    the helper `(1 - x)·a`, then this process parses the helper's lines, `(1 - x)·b`: the end
-    is soonest when both processes finish their shares together, at x = a / (2a + b)."""
+    file and `b` to parse its keyword lines, this process takes `x·a + b` (its share searched,
+    every line parsed, the helper's as they come), the helper `(1 - x)·a`: both end together
+    at 1 - x = (a + b) / 2a, all of the file for the helper when parsing costs more than
+    searching."""
     lines = sampled = 0
     for index in range(SAMPLES):
         data = os.pread(descriptor, SAMPLE_SIZE, size * index // SAMPLES)
         lines += len(keyword_lines(data))
         sampled += len(data)
     parse = lines / max(sampled, 1) * PARSE_BYTES  # b / a
-    return min(MAX_SHARE, max(MIN_SHARE, (1 + parse) / (2 + parse)))
+    return min(MAX_SHARE, max(MIN_SHARE, (1 + parse) / 2))
 
 
-def processors() -> int:
-    """The processors this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+def scan_tail(
+    path: str, descriptor: int, split: int, across: bool, deadline: float
+) -> Iterator[Sent]:
+    """What each block of the file from `split` (a block boundary) on holds: its keyword lines,
+    overlong lines and end of time, numbered from the line across `split` (0), and where the
+    reading stands after it. Read with `pread` on the descriptor this process shares with the
+    reader, whose position it leaves alone."""
+    reading = Reading(path, number=0, position=split, skipping=across)
+    position = split
+    while chunk := os.pread(descriptor, BLOCK, position):
+        position += len(chunk)
+        found = [_record(item) for item in reading.feed(chunk)]
+        if time.monotonic() > deadline:
+            found.append(("time", reading.number, reading.base, b""))
+            yield found, None
+            return
+        yield found, (reading.number, reading.base, reading.skipping)
+    yield [_record(item) for item in reading.finish()], None
 
 
-def scan_tail(path: str, identity: tuple[int, int], split: int, deadline: float) -> Found:
-    """The keyword lines, overlong lines and end of time of the file from `split` (a block
-    boundary) on, numbered from the line across `split` (0)."""
-    found: Found = []
-    with open(path, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if (info.st_dev, info.st_ino) != identity:
-            raise OSError("not the file the reader has open")
-        stream.seek(split - 1)
-        across = stream.read(1) != b"\n"  # a line runs across the split: the reader's
-        reading = Reading(path, number=0, position=split, skipping=across)
-        while chunk := stream.read(BLOCK):
-            found.extend(_record(item) for item in reading.feed(chunk))
-            if time.monotonic() > deadline:
-                found.append(("time", reading.number, reading.base, b""))
-                return found
-        found.extend(_record(item) for item in reading.finish())
-    return found
-
-
-def _record(item: Line | Issue) -> tuple[str, int, int, bytes]:
+def _record(item: Line | Issue) -> Record:
     if isinstance(item, Issue):
         return "long", item.evidence.line or 0, item.evidence.offset or 0, b""
     number, offset, raw = item
