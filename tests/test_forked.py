@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from schedwarden import forked
-from schedwarden.forked import Forked
+from schedwarden.forked import Forked, ForkedStream
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +62,38 @@ def test_no_fork_while_another_thread_runs() -> None:
 def test_no_fork_on_one_processor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "processors", lambda: 1)
     assert Forked.start(lambda: 1) is None
+
+
+def test_stream_items_arrive_in_order_and_complete() -> None:
+    child = ForkedStream.start(lambda: iter(range(1000)))
+    assert child is not None
+    assert list(child.items()) == list(range(1000)) and child.complete
+
+
+def test_a_stream_whose_child_dies_is_incomplete() -> None:
+    def dies() -> Iterator[int]:
+        yield 1
+        yield 2
+        os._exit(0)  # ends without the end mark
+
+    child = ForkedStream.start(dies)
+    assert child is not None
+    assert list(child.items()) == [1, 2] and not child.complete
+
+
+def test_a_stream_left_early_ends_its_child() -> None:
+    def endless() -> Iterator[int]:
+        number = 0
+        while True:
+            number += 1
+            yield number
+
+    child = ForkedStream.start(endless)
+    assert child is not None
+    items = child.items()
+    assert next(items) == 1
+    pid = child._pid
+    child.cancel()  # what a reader's `finally` does
+    assert not child.complete and child._pid == 0
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
