@@ -7,7 +7,7 @@ inventory analyzers (for task definitions in 4698/4702) only when it needs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from . import TOOL
@@ -32,15 +32,14 @@ def hunt(
     now: datetime | None = None,
     min_level: Severity = Severity.INFORMATIONAL,
     budget: float = DEFAULT_BUDGET,
-    sigma: LogRuleSet | Callable[[], LogRuleSet] | None = None,
+    sigma: LogRuleSet | None = None,
     builtin_rules: bool = True,
 ) -> HuntReport:
     """Job events from the logs under `paths`, tied to the jobs of an image (`source`) or of an
     inventory file when given, and the findings of the log analytics and of the inventory
     analyzers run on the task definitions the events carried (4698/4702 TaskContent), and of
     our Sigma rules over logs (unless `builtin_rules` is False) and the `sigma` rules over the
-    records the events came from (`sigma` may be a function giving them, called once the logs
-    are read: the rules can be loaded meanwhile)."""
+    records the events came from."""
     with few_collections():
         return _hunt(list(paths), source, inventory, now, min_level, budget, sigma, builtin_rules)
 
@@ -52,12 +51,11 @@ def _hunt(
     now: datetime | None,
     min_level: Severity,
     budget: float,
-    given: LogRuleSet | Callable[[], LogRuleSet] | None,
+    sigma: LogRuleSet | None,
     builtin_rules: bool,
 ) -> HuntReport:
     now = now or datetime.now(UTC)
     events, issues = read_logs(paths, budget=budget)
-    sigma = given() if callable(given) else given
     described: dict[str, object] = {
         "logs": paths,
         "hunted_at": now.isoformat().replace("+00:00", "Z"),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,7 +12,6 @@ import click
 
 from .. import hunting
 from ..analyzers.log_sigma import LogRuleSet, load_log_rules
-from ..forked import Forked
 from ..logs.correlate import jobs_from_inventory
 from ..logs.reader import DEFAULT_BUDGET
 from ..logs.render import HUNT_WRITERS
@@ -63,7 +61,7 @@ def run_hunt(
     inventory: Path | None,
     budget: float,
     min_level: Severity = Severity.INFORMATIONAL,
-    sigma: LogRuleSet | Callable[[], LogRuleSet] | None = None,
+    sigma: LogRuleSet | None = None,
     builtin_rules: bool = True,
 ) -> HuntReport:
     if root is not None and inventory is not None:
@@ -81,25 +79,6 @@ def run_hunt(
         sigma=sigma,
         builtin_rules=builtin_rules,
     )
-
-
-def _rules_loader(paths: Sequence[Path], quiet: bool) -> Callable[[], LogRuleSet]:
-    """The Sigma rules of `paths`, loaded by a forked child while the logs are read (the same
-    rules, loaded here if no child could help), given when the hunt asks for them."""
-    child = Forked.start(partial(load_log_rules, list(paths)))
-
-    def rules() -> LogRuleSet:
-        loaded = child.result() if child is not None else None
-        if loaded is None:
-            loaded = load_log_rules(list(paths))
-        if not quiet:
-            sys.stderr.write(
-                f"schedwarden: {len(loaded.rules)} Sigma rule(s) for task logs; "
-                f"{len(loaded.skipped)} file(s) or rule(s) unusable\n"
-            )
-        return loaded
-
-    return rules
 
 
 def _inventory(path: Path) -> list[ScheduledJob]:
@@ -163,7 +142,12 @@ def hunt_command(
     """Every scheduled-task and cron event in EVTX and syslog files or folders (gzip, bz2, xz
     too), with T1053 findings; with --root or --inventory, each event tied to its job. Exit 0
     clean, 1 findings at or above --fail-on, 2 usage error, 3 some evidence could not be read."""
-    rules = _rules_loader(sigma_paths, quiet) if sigma_paths else None
+    rules = load_log_rules(list(sigma_paths)) if sigma_paths else None
+    if rules is not None and not quiet:
+        sys.stderr.write(
+            f"schedwarden: {len(rules.rules)} Sigma rule(s) for task logs; "
+            f"{len(rules.skipped)} file(s) or rule(s) unusable\n"
+        )
     report = run_hunt(
         paths, root, inventory, budget, Severity.parse(min_level), rules, not no_builtin_rules
     )
