@@ -20,7 +20,7 @@ from schedwarden.sources import ImageSource
 from ..conftest import MakeRoot, run_collect
 
 pytestmark = pytest.mark.skipif(
-    not schedule_prefetch._can_fork(), reason="needs fork and two usable cores"
+    not schedule_prefetch.can_fork(), reason="needs fork and two usable cores"
 )
 
 
@@ -68,7 +68,7 @@ def test_same_jobs_with_and_without_the_helper(
             yield facts
 
     monkeypatch.setattr(cron_collector, "prefetched", watched)
-    if not schedule_prefetch._can_fork():  # a thread another test left behind is still ending
+    if not schedule_prefetch.can_fork():  # a thread another test left behind is still ending
         pytest.skip("another thread is alive: the helper would (rightly) not start")
     alone = _scan(root, 10**9, monkeypatch)
     helped = _scan(root, 10, monkeypatch)
@@ -94,7 +94,7 @@ def test_facts_arrive_through_the_pipe(
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     tables = [f"/etc/cron.d/{p.name}" for p in sorted((root / "etc/cron.d").iterdir())]
     monkeypatch.setattr(schedule_prefetch, "MIN_TABLES", 1)
-    if not schedule_prefetch._can_fork():
+    if not schedule_prefetch.can_fork():
         pytest.skip("another thread is alive: the helper would (rightly) not start")
     with schedule_prefetch.prefetched(ImageSource(str(root)), tables, now, "UTC") as facts:
         assert facts is not None
@@ -118,7 +118,7 @@ def test_no_helper_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) ->
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert not schedule_prefetch._can_fork()
+        assert not schedule_prefetch.can_fork()
     finally:
         stop.set()
         thread.join()

@@ -18,14 +18,13 @@ monitor's watcher threads, for instance, keep it off).
 from __future__ import annotations
 
 import multiprocessing
-import os
 import re
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from multiprocessing.connection import Connection
 
+from ..forked import can_fork
 from ..sources import RootedSource, SourceError
 from ..timing import describe_cron, next_cron_runs
 from .linux.cron_syntax import FieldError, check_field
@@ -95,7 +94,7 @@ def prefetched(
     timezone: str,
 ) -> Iterator[ScheduleFacts | None]:
     """A helper computing the facts of `tables`' schedules, or None when it would not pay off."""
-    if len(tables) < MIN_TABLES or not _can_fork():
+    if len(tables) < MIN_TABLES or not can_fork():
         yield None
         return
     context = multiprocessing.get_context("fork")
@@ -112,18 +111,6 @@ def prefetched(
         if helper.is_alive():
             helper.terminate()
         helper.join(timeout=5)
-
-
-def _can_fork() -> bool:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return (
-        cores >= 2
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    )
 
 
 def _compute(
