@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
@@ -171,21 +171,41 @@ def test_command(
         _test_log_rules(names)
         return
     pack = _pack(rules_dirs, no_builtin)
+    _report_problems(pack, lint_level=False)
+    _report_cases((rule.rule_id, run_cases(rule)) for rule in _selected(pack, names))
+
+
+class _Case(Protocol):  # a case of the inventory pack or of the log pack
+    @property
+    def expect_match(self) -> bool: ...
+    @property
+    def row(self) -> Mapping[str, object]: ...
+
+
+class _CaseResult(Protocol):
+    @property
+    def number(self) -> int: ...
+    @property
+    def case(self) -> _Case: ...
+    @property
+    def passed(self) -> bool: ...
+
+
+def _report_cases(results_by_rule: Iterable[tuple[str, Sequence[_CaseResult]]]) -> None:
+    """A line per rule, the cases that failed, the totals; exit 1 when a case failed."""
     passed = failed = untested = 0
-    for rule in _selected(pack, names):
-        results = run_cases(rule)
+    for rule_id, results in results_by_rule:
         if not results:
             untested += 1
-            _out(f"NO CASES {rule.rule_id}")
+            _out(f"NO CASES {rule_id}")
             continue
         bad = [r for r in results if not r.passed]
         passed += len(results) - len(bad)
         failed += len(bad)
-        _out(f"{'FAIL' if bad else 'ok  '} {rule.rule_id} ({len(results)} cases)")
+        _out(f"{'FAIL' if bad else 'ok  '} {rule_id} ({len(results)} cases)")
         for result in bad:
             want = "match" if result.case.expect_match else "not match"
             _out(f"     case {result.number} should {want}: {dict(result.case.row)}")
-    _report_problems(pack, lint_level=False)
     click.echo(
         f"{passed} passed, {failed} failed" + (f", {untested} without cases" if untested else "")
     )
@@ -319,21 +339,4 @@ def _test_log_rules(names: Sequence[str]) -> None:
     ]
     if wanted and not chosen:
         raise click.UsageError(f"no such log rule: {render_untrusted(', '.join(names))}")
-    passed = failed = untested = 0
-    for rule in chosen:
-        results = run_log_cases(rule)
-        if not results:
-            untested += 1
-            _out(f"NO CASES {rule.rule.rule_id}")
-            continue
-        bad = [r for r in results if not r.passed]
-        passed += len(results) - len(bad)
-        failed += len(bad)
-        _out(f"{'FAIL' if bad else 'ok  '} {rule.rule.rule_id} ({len(results)} cases)")
-        for result in bad:
-            want = "match" if result.case.expect_match else "not match"
-            _out(f"     case {result.number} should {want}: {dict(result.case.row)}")
-    click.echo(
-        f"{passed} passed, {failed} failed" + (f", {untested} without cases" if untested else "")
-    )
-    raise SystemExit(1 if failed else 0)
+    _report_cases((rule.rule.rule_id, run_log_cases(rule)) for rule in chosen)
