@@ -18,19 +18,10 @@ from schedwarden.analyzers.log_sigma_pack import (
 )
 from schedwarden.analyzers.sigma_rules import builtin_pack, builtin_rule_files
 from tests.conftest import corpus_path
+from tests.logs.test_hunt_cli import EVILTASK
 from tests.logs.test_sigma_linux import AUDIT, CRON_LOG
 
 RULES, PROBLEMS = builtin_log_pack()
-EVILTASK = (
-    "windows",
-    "evtx",
-    "task",
-    "hayabusa-sample-evtx",
-    "EVTX-to-MITRE-Attack",
-    "TA0002-Execution",
-    "T1053.005-Scheduled Task",
-    "ID4688-4698 Persistent scheduled task with SYSTEM privileges creation.evtx",
-)
 EDR_TEST = (
     "windows",
     "evtx",
