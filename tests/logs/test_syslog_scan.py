@@ -26,6 +26,7 @@ from schedwarden import forked
 from schedwarden.forked import ForkedStream
 from schedwarden.logs import syslog_reader
 from schedwarden.logs.files import issue
+from schedwarden.logs.line_search import count_newlines
 from schedwarden.logs.syslog_reader import keyword_lines, parse_line, read_syslog
 from schedwarden.model import Issue, JobEvent
 
@@ -186,8 +187,10 @@ def test_keyword_lines_are_the_lines_with_a_keyword(block: bytes, cut: int) -> N
         if OLD_KEYWORD.search(block[start:end]):
             expected.append((start, end))
     assert keyword_lines(block, low, len(block)) == expected
+    assert keyword_lines.plain(block, low, len(block)) == expected  # the fallback: RE2
     if low == 0:
         assert keyword_lines(block) == expected
+    assert count_newlines(block, low, len(block)) == block.count(b"\n", low)
 
 
 @settings(max_examples=300, deadline=None)
