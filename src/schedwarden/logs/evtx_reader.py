@@ -27,6 +27,7 @@ from ..collectors.windows.definition import split_arguments
 from ..model import ExecAction, Issue, JobEvent, ScheduledJob
 from .evtx_guard import check_depth, cut_link_cycles, failed_record_offset, record_offset
 from .files import evidence, issue
+from .line_search import holds_any
 from .task_content import task_from_content
 
 SECURITY = "Security"
@@ -195,10 +196,13 @@ def _mentions(text: str, fields: tuple[str, ...], words: tuple[str, ...] | re.Pa
     try:
         # One byte per character, so offsets stay; no Latin-1 letter lowercases to ASCII,
         # so the ASCII words are found exactly where the lowercased text has them.
-        low = text.encode("latin-1").lower()
+        data = text.encode("latin-1")
     except UnicodeEncodeError:
         return _mentions_text(text, fields, words)
-    found = [word for word in _ascii(words) if word in low]  # most records: none at all
+    if not holds_any(data, _ascii(words)):  # most records
+        return False
+    low = data.lower()
+    found = [word for word in _ascii(words) if word in low]
     if not found:
         return False
     for name in fields:

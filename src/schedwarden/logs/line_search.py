@@ -29,6 +29,18 @@ def count_newlines(data: bytes, low: int, high: int) -> int:
     return count
 
 
+def holds_any(data: bytes, caseless: tuple[bytes, ...]) -> bool:
+    """Whether `data` holds one of the `caseless` words (lowercase ASCII) in any ASCII case: one
+    Hyperscan pass instead of lowercasing a copy and searching it once per word."""
+    scanner = _hyperscan_scanner(caseless, ())
+    if scanner is None:  # pragma: no cover - a processor without SSSE3
+        low = data.lower()
+        return any(word in low for word in caseless)
+    ends: list[int] = []
+    scanner(memoryview(data), ends)
+    return bool(ends)
+
+
 class KeywordLines:
     """The whole lines of a block holding one of the `caseless` words in any ASCII case, or one
     of the `exact` words as they are. No word may hold a newline."""
