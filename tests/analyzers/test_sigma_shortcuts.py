@@ -16,7 +16,8 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
 from schedwarden.analyzers import log_sigma
-from schedwarden.analyzers.sigma_backend import JobQueryBackend, JobTable, sigma_collection
+from schedwarden.analyzers.sigma_backend import JobQueryBackend, sigma_collection
+from schedwarden.analyzers.sigma_table import JobTable
 
 RULE = """
 title: t

@@ -18,12 +18,14 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
-
-from sigma.rule import SigmaRule
+from typing import TYPE_CHECKING
 
 from ..model import Finding, JobEvent, ScheduledJob, Severity
 from .log_sigma_linux import linux_relevant, linux_scope
-from .sigma_backend import CI_PREFIX, JobQueryBackend, JobTable, sigma_collection
+from .sigma_table import CI_PREFIX, JobTable
+
+if TYPE_CHECKING:
+    from sigma.rule import SigmaRule
 
 MAX_RULE_BYTES = 256 * 1024
 MAX_RULE_FILES = 20_000
@@ -68,6 +70,10 @@ class LogRuleSet:
 
 def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
     """The usable rules in these files or folders (`.yml`/`.yaml`), and why the others are not."""
+    from sigma.rule import SigmaRule  # pySigma is loaded to convert rules, not to run them
+
+    from .sigma_backend import JobQueryBackend, sigma_collection
+
     backend = JobQueryBackend()
     rules: list[LogRule] = []
     skipped: list[str] = []

@@ -37,12 +37,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sigma.rule import SigmaRule
-
 from ..model import Evidence, Finding, JobEvent
-from .sigma_backend import JobTable, RegexError
+from .sigma_table import JobTable, RegexError
 
 if TYPE_CHECKING:
+    from sigma.rule import SigmaRule
+
     from .log_sigma import LogRule, LogRuleSet
 
 PREFIX = "linux/"

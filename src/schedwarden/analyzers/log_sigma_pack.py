@@ -12,20 +12,24 @@ by 4698/4702 is judged by the inventory rules, so neither has a rule here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import yaml
 
-from ..model import Finding, JobEvent
+from ..model import Finding, JobEvent, Severity
 from .log_base import EventIndex
 from .log_sigma import LogRule, LogRuleSet, load_log_rules
 from .log_sigma import evaluate as evaluate_windows
 from .log_sigma_linux import linux_findings, prepare_linux
-from .sigma_backend import JobTable, RegexError
+from .sigma_table import JobTable, RegexError
 
 FOLDER = ("rules", "logs")
 
@@ -48,29 +52,38 @@ class BuiltinLogRule:
 
 @lru_cache(maxsize=1)
 def builtin_log_pack() -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
-    """Every rule of the pack, and the problems that kept any rule out (none is expected)."""
+    """Every rule of the pack, and the problems that kept any rule out (none is expected): as
+    shipped converted (`compiled.json`) when that file was made from the rule files as they are
+    now, else converted here, through pySigma."""
     folder = resources.files("schedwarden").joinpath(*FOLDER)
+    with resources.as_file(folder) as path:
+        sources = sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml"))
+        shipped = _shipped(path / COMPILED, _digest(sources))
+        return shipped if shipped is not None else compile_pack(path, sources)
+
+
+def compile_pack(
+    folder: Path, sources: Sequence[Path]
+) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
+    """The pack converted from its rule files (`sources`, in `folder`) through pySigma."""
     extras: dict[str, tuple[str, str, tuple[str, ...], tuple[LogCase, ...]]] = {}
     problems: list[str] = []
-    with resources.as_file(folder) as path:
-        for item in sorted(path.iterdir()):
-            if item.suffix not in (".yml", ".yaml"):
-                continue
-            try:
-                document = yaml.safe_load(item.read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError) as exc:
-                problems.append(f"{item.name}: {exc}")
-                continue
-            if not isinstance(document, Mapping) or not document.get("id"):
-                problems.append(f"{item.name}: not a rule with an id")
-                continue
-            extras[f"SIGMA_{document['id']}"] = (
-                str(document.get("name") or document["id"]),
-                str(document.get("remediation") or "").strip(),
-                tuple(str(f) for f in document.get("falsepositives") or ()),
-                _cases(document.get("cases")),
-            )
-        loaded = load_log_rules([path])
+    for item in sources:
+        try:
+            document = yaml.safe_load(item.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"{item.name}: {exc}")
+            continue
+        if not isinstance(document, Mapping) or not document.get("id"):
+            problems.append(f"{item.name}: not a rule with an id")
+            continue
+        extras[f"SIGMA_{document['id']}"] = (
+            str(document.get("name") or document["id"]),
+            str(document.get("remediation") or "").strip(),
+            tuple(str(f) for f in document.get("falsepositives") or ()),
+            _cases(document.get("cases")),
+        )
+    loaded = load_log_rules([folder])
     problems += loaded.skipped
     rules: list[BuiltinLogRule] = []
     for rule in loaded.rules:
@@ -92,6 +105,88 @@ def builtin_log_pack() -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
         f"{extras[m][0]}: not loaded (log source not read by hunt?)" for m in sorted(missing)
     ]
     return tuple(rules), tuple(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pack as shipped converted: `hunt` runs our rules without loading pySigma (about a fifth of
+# a second). `compiled.json` holds what `compile_pack` returns and the digest of the rule files
+# it was made from; a pack whose files changed since is converted again, so the file can only
+# save time, never change a result. A test holds it equal to a fresh conversion. Remake it with
+# `python -m schedwarden.analyzers.log_sigma_pack`.
+
+COMPILED = "compiled.json"
+COMPILED_SCHEMA = "schedwarden.log-pack/1"
+
+
+def _digest(sources: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for source in sources:
+        data = source.read_bytes()
+        digest.update(f"{source.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _shipped(path: Path, digest: str) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]] | None:
+    """The pack in `path` if it was made from rule files of this digest; None if not, or if it
+    cannot be read."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document["schema"] != COMPILED_SCHEMA or document["sources"] != digest:
+            return None
+        return (
+            tuple(_rule_of(item) for item in document["rules"]),
+            tuple(str(p) for p in document["problems"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def pack_document(folder: Path) -> dict[str, object]:
+    """What `compiled.json` holds for the rule files in `folder`."""
+    sources = sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+    rules, problems = compile_pack(folder, sources)
+    return {
+        "schema": COMPILED_SCHEMA,
+        "sources": _digest(sources),
+        "rules": [_document_of(rule) for rule in rules],
+        "problems": list(problems),
+    }
+
+
+def _document_of(rule: BuiltinLogRule) -> dict[str, object]:
+    inner = rule.rule
+    return {
+        "rule_id": inner.rule_id,
+        "title": inner.title,
+        "level": inner.level.value,
+        "techniques": list(inner.techniques),
+        "scope": inner.scope,
+        "conditions": list(inner.conditions),
+        "fields": list(inner.fields),
+        "path": inner.path,
+        "remediation": rule.remediation,
+        "falsepositives": list(rule.falsepositives),
+        "cases": [{"match": c.expect_match, "row": dict(c.row)} for c in rule.cases],
+    }
+
+
+def _rule_of(item: Mapping[str, Any]) -> BuiltinLogRule:
+    return BuiltinLogRule(
+        LogRule(
+            rule_id=str(item["rule_id"]),
+            title=str(item["title"]),
+            level=Severity(item["level"]),
+            techniques=tuple(str(t) for t in item["techniques"]),
+            scope=str(item["scope"]),
+            conditions=tuple(str(c) for c in item["conditions"]),
+            fields=tuple(str(f) for f in item["fields"]),
+            path=str(item["path"]),
+        ),
+        str(item["remediation"]),
+        tuple(str(f) for f in item["falsepositives"]),
+        tuple(LogCase(bool(c["match"]), dict(c["row"])) for c in item["cases"]),
+    )
 
 
 def with_builtin(user: LogRuleSet | None) -> LogRuleSet:
@@ -166,3 +261,9 @@ def _cases(spec: object) -> tuple[LogCase, ...]:
                 if isinstance(row, Mapping)
             ]
     return tuple(cases)
+
+
+if __name__ == "__main__":  # remake compiled.json from the rule files beside it
+    with resources.as_file(resources.files("schedwarden").joinpath(*FOLDER)) as _folder:
+        _text = json.dumps(pack_document(_folder), indent=1, ensure_ascii=False) + "\n"
+        (_folder / COMPILED).write_text(_text, encoding="utf-8")

@@ -8,9 +8,8 @@ Two things the stock backend leaves to its user are done here:
   (equality, `contains`, `startswith`, `endswith`, wildcards, field references, keywords) read
   the folded column with a folded pattern; `|cased` (GLOB), `|re`, numbers, booleans, `exists`
   and the time modifiers read the value as it is.
-- `REGEXP` is a Python function registered on the connection: RE2 (linear time, from pySigma's own
-  dependency google-re2) when it accepts the pattern, Python's `re` otherwise (lookarounds,
-  backreferences; `rules lint` warns about those). Sigma's `re` is a search, not a full match.
+- `REGEXP` (`sigma_table`, where the conditions run) is a Python function: RE2 when it accepts
+  the pattern, Python's `re` otherwise.
 
 Nothing from a rule or from the evidence is ever executed: rule values reach SQL only as quoted,
 escaped literals produced by the backend, and rows are inserted with bound parameters.
@@ -18,11 +17,8 @@ escaped literals produced by the backend, and rows are inserted with bound param
 
 from __future__ import annotations
 
-import re
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -32,12 +28,7 @@ from sigma.conversion.state import ConversionState
 from sigma.modifiers import modifier_mapping
 from sigma.types import SigmaCasedString
 
-from ..model import json_safe
-
-try:  # pySigma depends on google-re2; stay usable if a platform lacks its wheel
-    import re2 as _re2
-except ImportError:  # pragma: no cover
-    _re2 = None
+from .sigma_table import CI_PREFIX, TABLE
 
 
 def _resolve_modifier_annotations() -> None:
@@ -68,12 +59,6 @@ def sigma_collection(text: str) -> SigmaCollection:
         else:
             return SigmaCollection.from_dicts(documents, collect_errors=True)
     return SigmaCollection.from_yaml(text, collect_errors=True)
-
-
-CI_PREFIX = "ci:"
-TABLE = "jobs"
-ROW_KEY = "_row"
-MAX_PATTERN = 4096
 
 
 class JobQueryBackend(sqliteBackend):
@@ -133,190 +118,3 @@ class JobQueryBackend(sqliteBackend):
 
     def finalize_query_default(self, rule: Any, query: str, index: int, state: Any) -> Any:
         return query
-
-
-class RegexError(ValueError):
-    pass
-
-
-_REVIEWED: set[str] = set()
-
-
-def trust_patterns(patterns: Iterable[str]) -> None:
-    """Patterns of the built-in pack: reviewed for linear-time matching and run with Python's
-    faster `re`. Every other pattern (a user's rules) runs on RE2, which cannot backtrack."""
-    _REVIEWED.update(patterns)
-
-
-def compile_pattern(pattern: str) -> tuple[Any, bool]:
-    """A compiled search pattern and whether it runs on a backtracking engine."""
-    if pattern in _REVIEWED:
-        return _compile_python(pattern), False
-    return _compile_linear(pattern)
-
-
-@lru_cache(maxsize=4096)
-def _compile_python(pattern: str) -> Any:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise RegexError(f"invalid regular expression: {exc}") from None
-
-
-@lru_cache(maxsize=4096)
-def _compile_linear(pattern: str) -> tuple[Any, bool]:
-    if len(pattern) > MAX_PATTERN:
-        raise RegexError(f"regular expression longer than {MAX_PATTERN} characters")
-    if _re2 is not None:
-        try:
-            return _re2.compile(pattern), False
-        except Exception:  # noqa: S110 - RE2 refuses lookarounds and backreferences
-            pass
-    return _compile_python(pattern), True
-
-
-def _regexp(pattern: str | None, value: object) -> bool | None:
-    if pattern is None or value is None:
-        return None
-    compiled, _ = compile_pattern(pattern)
-    text = value if isinstance(value, str) else str(value)
-    return compiled.search(text) is not None
-
-
-def sql_value(value: object) -> object:
-    """How a row value is stored: booleans as Sigma's `true`/`false`; undecodable evidence bytes
-    as the four characters `\\xNN` (as in JSON output: SQLite text must be valid UTF-8)."""
-    if value is None:
-        return None
-    if value.__class__ is str:
-        return value if value.isascii() else json_safe(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
-def fold_value(value: object) -> str | None:
-    if value is None:
-        return None
-    if value.__class__ is str:
-        text: str = value
-        return text.lower() if text.isascii() else json_safe(text).casefold()
-    return str(sql_value(value)).casefold()
-
-
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-class JobTable:
-    """An in-memory SQLite table of rows: every field as it is, and case-folded where a rule
-    compares it without regard to case (`folded`; all fields when not given).
-
-    Given the `conditions` that will be selected, only the columns those conditions read are
-    filled (SQLite's authorizer names them when each condition is prepared on the empty table);
-    the other columns exist, so a condition compiles or fails as it would, but stay null. A
-    condition not given then may only read filled columns: `select` raises if it reads another.
-    """
-
-    def __init__(
-        self,
-        fields: Iterable[str],
-        rows: Sequence[Mapping[str, object]],
-        folded: Iterable[str] | None = None,
-        conditions: Iterable[str] | None = None,
-    ) -> None:
-        self.fields = tuple(dict.fromkeys(("Product", "Mechanism", *fields)))
-        fold = set(self.fields) if folded is None else set(folded)
-        self.folded = tuple(f for f in self.fields if f in fold)
-        self.connection = sqlite3.connect(":memory:")
-        self.connection.create_function("REGEXP", 2, _regexp, deterministic=True)
-        columns = [f"{quote(ROW_KEY)} INTEGER PRIMARY KEY"]
-        columns += [quote(name) for name in self.fields]
-        columns += [f"{quote(CI_PREFIX + name)} TEXT" for name in self.folded]
-        self.connection.execute(f"CREATE TABLE {TABLE} ({', '.join(columns)})")
-        self._filled: frozenset[str] | None = None
-        plain, cased = self.fields, self.folded
-        if conditions is not None:
-            read = self._columns_read(conditions)
-            plain = tuple(f for f in self.fields if f in read)
-            cased = tuple(f for f in self.folded if CI_PREFIX + f in read)
-            self._filled = frozenset({ROW_KEY, *plain, *(CI_PREFIX + f for f in cased)})
-        names = ", ".join(quote(n) for n in (ROW_KEY, *plain, *(CI_PREFIX + f for f in cased)))
-        placeholders = ", ".join("?" * (1 + len(plain) + len(cased)))
-        self.connection.executemany(
-            f"INSERT INTO {TABLE} ({names}) VALUES ({placeholders})",  # noqa: S608 - bound values
-            (self._values(i, row, plain, cased) for i, row in enumerate(rows)),
-        )
-        self.connection.execute(f"CREATE INDEX jobs_scope ON {TABLE} (Product, Mechanism)")
-
-    @staticmethod
-    def _values(
-        index: int, row: Mapping[str, object], plain: Sequence[str], cased: Sequence[str]
-    ) -> list[object]:
-        get = row.get
-        values: list[object] = [index]
-        values += [sql_value(get(name)) for name in plain]
-        values += [fold_value(get(name)) for name in cased]
-        return values
-
-    def _reads(self, sql: str, params: Sequence[object] = ()) -> tuple[list[Any], set[str]]:
-        """The rows of a statement and the columns of the table it reads."""
-        read: set[str] = set()
-
-        def authorize(action: int, table: str | None, column: str | None, *_: object) -> int:
-            if action == sqlite3.SQLITE_READ and table == TABLE and column:
-                read.add(column)
-            return sqlite3.SQLITE_OK
-
-        self.connection.set_authorizer(authorize)
-        try:
-            return self.connection.execute(sql, params).fetchall(), read
-        finally:
-            self.connection.set_authorizer(None)
-
-    def _columns_read(self, conditions: Iterable[str]) -> set[str]:
-        read: set[str] = set()
-        for condition in conditions:
-            try:
-                read |= self._reads(self._select_sql(condition, None, None))[1]
-            except sqlite3.Error:
-                continue  # fails the same way on the filled table
-        return read
-
-    @staticmethod
-    def _select_sql(condition: str, product: str | None, service: str | None) -> str:
-        # The log source filter first (an index lookup), then the rule. The condition is
-        # pySigma's output: rule values in it are quoted, escaped literals.
-        scope = ["Product = ?"] if product is not None else []
-        scope += ["Mechanism = ?"] if service is not None else []
-        where = " AND ".join([*scope, f"({condition})"])
-        return f"SELECT {quote(ROW_KEY)} FROM {TABLE} WHERE {where}"  # noqa: S608
-
-    def select(
-        self, condition: str, product: str | None = None, service: str | None = None
-    ) -> list[int]:
-        """Row indexes where `condition` holds, within one product and mechanism if given."""
-        sql = self._select_sql(condition, product, service)
-        return [r[0] for r in self._checked(sql, [p for p in (product, service) if p is not None])]
-
-    def _checked(self, sql: str, params: Sequence[object]) -> list[Any]:
-        if self._filled is None:
-            return self.connection.execute(sql, params).fetchall()
-        found, read = self._reads(sql, params)
-        if not read <= self._filled:
-            raise LookupError(
-                f"a condition reads columns left empty: {sorted(read - self._filled)}"
-            )
-        return found
-
-    def probe(self, expressions: Sequence[str], index: int) -> list[bool]:
-        """Which of `expressions` hold on one row (to name the part of a rule that matched)."""
-        if not expressions:
-            return []
-        selected = ", ".join(f"COALESCE(({e}), 0)" for e in expressions)
-        sql = f"SELECT {selected} FROM {TABLE} WHERE {quote(ROW_KEY)} = ?"  # noqa: S608
-        found = self._checked(sql, (index,))
-        return [bool(v) for v in found[0]] if found else [False] * len(expressions)
-
-    def close(self) -> None:
-        self.connection.close()

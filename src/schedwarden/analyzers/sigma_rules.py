@@ -50,15 +50,7 @@ from sigma.types import (
 from ..model import Finding, Issue, ScheduledJob, Severity
 from .base import Analyzer, for_dormant
 from .context import EMPTY_CONTEXT, AnalysisContext
-from .sigma_backend import (
-    CI_PREFIX,
-    JobQueryBackend,
-    JobTable,
-    RegexError,
-    compile_pattern,
-    sigma_collection,
-    trust_patterns,
-)
+from .sigma_backend import JobQueryBackend, sigma_collection
 from .sigma_fields import (
     CATEGORY,
     FIELDS,
@@ -69,6 +61,7 @@ from .sigma_fields import (
     is_known_field,
     job_rows,
 )
+from .sigma_table import CI_PREFIX, JobTable, RegexError, compile_pattern, trust_patterns
 
 RULE_SUFFIXES = (".yml", ".yaml")
 LOG_RULES = "rules/logs"  # Sigma rules over logs, for `hunt` (analyzers/log_sigma_pack.py)
