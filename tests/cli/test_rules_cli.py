@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -141,3 +142,36 @@ def test_log_rules_of_a_folder_are_those_hunt_would_use(tmp_path: Path) -> None:
     code, out, _ = _run("rules", "list", "--logs", "--no-builtin", "--rules", str(tmp_path))
     assert code == 0 and out.strip().splitlines()[-1] == "1 Sigma rules over logs"
     assert "Cron ran curl" in out and "Firewall" not in out
+
+
+def test_log_rules_are_linted_ours_strictly_a_folders_as_hunt_reads_it(tmp_path: Path) -> None:
+    code, out, _ = _run("rules", "lint", "--logs")
+    assert code == 0 and out.strip() == "7 rules over logs usable, 0 error(s), 0 warning(s)"
+    (tmp_path / "cron_rule.yml").write_text(
+        "title: Cron ran curl\nid: 9a1f4b9e-2c3d-4e5f-8a9b-0c1d2e3f4a5b\nlevel: high\n"
+        "tags: [attack.t1053.003]\nlogsource:\n  product: linux\n  service: cron\n"
+        "detection:\n  sel:\n    CommandLine|contains: curl\n  condition: sel\n"
+    )
+    (tmp_path / "broken.yml").write_text("title: cron job\ndetection: [\n")
+    code, out, _ = _run("rules", "lint", "--logs", "--no-builtin", "--rules", str(tmp_path))
+    assert code == 0, out  # a user's rules only warn
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("warning: ") and "broken.yml" in lines[0]
+    assert lines[-1] == "1 rules over logs usable, 0 error(s), 1 warning(s)"
+
+
+def test_our_log_rules_must_have_what_the_pack_asks(tmp_path: Path) -> None:
+    from schedwarden.analyzers.log_sigma_pack import compile_pack
+
+    source = resources.files("schedwarden").joinpath("rules", "logs", "lnx_crontab_denied.yml")
+    text = source.read_text(encoding="utf-8")
+    kept = text[: text.index("remediation:")]  # no remediation, no cases
+    (tmp_path / "rule.yml").write_text(kept.replace("level: low\n", ""))
+    (rule,), problems = compile_pack(tmp_path, [tmp_path / "rule.yml"])
+    assert problems == ()
+    assert rule.missing == (
+        "level",
+        "remediation",
+        "a `cases: match:` row",
+        "a `cases: nomatch:` row",
+    )

@@ -48,6 +48,7 @@ class BuiltinLogRule:
     remediation: str
     falsepositives: tuple[str, ...]
     cases: tuple[LogCase, ...]
+    missing: tuple[str, ...] = ()  # what the pack asks of a rule and this one lacks (`lint`)
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +67,7 @@ def compile_pack(
     folder: Path, sources: Sequence[Path]
 ) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
     """The pack converted from its rule files (`sources`, in `folder`) through pySigma."""
-    extras: dict[str, tuple[str, str, tuple[str, ...], tuple[LogCase, ...]]] = {}
+    extras: dict[str, tuple[str, str, tuple[str, ...], tuple[LogCase, ...], tuple[str, ...]]] = {}
     problems: list[str] = []
     for item in sources:
         try:
@@ -77,18 +78,20 @@ def compile_pack(
         if not isinstance(document, Mapping) or not document.get("id"):
             problems.append(f"{item.name}: not a rule with an id")
             continue
+        cases = _cases(document.get("cases"))
         extras[f"SIGMA_{document['id']}"] = (
             str(document.get("name") or document["id"]),
             str(document.get("remediation") or "").strip(),
             tuple(str(f) for f in document.get("falsepositives") or ()),
-            _cases(document.get("cases")),
+            cases,
+            _missing(document, cases),
         )
     loaded = load_log_rules([folder])
     problems += loaded.skipped
     rules: list[BuiltinLogRule] = []
     for rule in loaded.rules:
-        name, remediation, falsepositives, cases = extras.get(
-            rule.rule_id, (rule.rule_id, "", (), ())
+        name, remediation, falsepositives, cases, missing = extras.get(
+            rule.rule_id, (rule.rule_id, "", (), (), ())
         )
         rules.append(
             BuiltinLogRule(
@@ -98,11 +101,12 @@ def compile_pack(
                 remediation,
                 falsepositives,
                 cases,
+                missing,
             )
         )
-    missing = set(extras) - {r.rule_id for r in loaded.rules}
+    absent = set(extras) - {r.rule_id for r in loaded.rules}
     problems += [
-        f"{extras[m][0]}: not loaded (log source not read by hunt?)" for m in sorted(missing)
+        f"{extras[m][0]}: not loaded (log source not read by hunt?)" for m in sorted(absent)
     ]
     return tuple(rules), tuple(problems)
 
@@ -168,6 +172,7 @@ def _document_of(rule: BuiltinLogRule) -> dict[str, object]:
         "remediation": rule.remediation,
         "falsepositives": list(rule.falsepositives),
         "cases": [{"match": c.expect_match, "row": dict(c.row)} for c in rule.cases],
+        "missing": list(rule.missing),
     }
 
 
@@ -186,6 +191,7 @@ def _rule_of(item: Mapping[str, Any]) -> BuiltinLogRule:
         str(item["remediation"]),
         tuple(str(f) for f in item["falsepositives"]),
         tuple(LogCase(bool(c["match"]), dict(c["row"])) for c in item["cases"]),
+        tuple(str(m) for m in item["missing"]),
     )
 
 
@@ -246,6 +252,45 @@ def run_log_cases(rule: BuiltinLogRule) -> list[LogCaseResult]:
     finally:
         table.close()
     return [LogCaseResult(rule, i + 1, case, i in matched) for i, case in enumerate(rule.cases)]
+
+
+def _missing(document: Mapping[str, object], cases: Sequence[LogCase]) -> tuple[str, ...]:
+    """What the pack asks of every rule (as of the inventory pack: `rules lint`) and `document`
+    lacks."""
+    tags = document.get("tags")
+    wanted = {
+        "level": bool(document.get("level")),
+        "ATT&CK technique tag (attack.tNNNN)": isinstance(tags, list)
+        and any(str(t).lower().startswith("attack.t") for t in tags),
+        "description": bool(str(document.get("description") or "").strip()),
+        "falsepositives": bool(document.get("falsepositives")),
+        "remediation": bool(str(document.get("remediation") or "").strip()),
+        "a `cases: match:` row": any(c.expect_match for c in cases),
+        "a `cases: nomatch:` row": any(not c.expect_match for c in cases),
+    }
+    return tuple(what for what, present in wanted.items() if not present)
+
+
+def lint_log_rules(folders: Sequence[Path], builtin: bool = True) -> tuple[int, list[str]]:
+    """How many rules `hunt` would run, and the problems: of our pack (`error: ...`: a rule
+    kept out, or lacking what the pack asks), and of the rules in `folders` as `hunt --sigma`
+    reads them (`warning: ...`: a rule or file left out, and why)."""
+    usable = 0
+    problems: list[str] = []
+    if builtin:
+        rules, kept_out = builtin_log_pack()
+        usable += len(rules)
+        problems += [f"error: {'/'.join(FOLDER)}: {p}" for p in kept_out]
+        problems += [
+            f"error: {r.rule.path} ({r.rule.rule_id}): no " + ", no ".join(r.missing)
+            for r in rules
+            if r.missing
+        ]
+    if folders:
+        loaded = load_log_rules(folders)
+        usable += len(loaded.rules)
+        problems += [f"warning: {p}" for p in loaded.skipped]
+    return usable, problems
 
 
 def _cases(spec: object) -> tuple[LogCase, ...]:

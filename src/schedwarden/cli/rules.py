@@ -16,7 +16,12 @@ import click
 from ..analyzers.allowlist import RULES as ALLOWLIST_RULES
 from ..analyzers.cron_hygiene import RULES as CRON_RULES
 from ..analyzers.log_sigma import LogRule, load_log_rules
-from ..analyzers.log_sigma_pack import BuiltinLogRule, builtin_log_pack, run_log_cases
+from ..analyzers.log_sigma_pack import (
+    BuiltinLogRule,
+    builtin_log_pack,
+    lint_log_rules,
+    run_log_cases,
+)
 from ..analyzers.privilege import RULES as PRIVILEGE_RULES
 from ..analyzers.sigma_rules import (
     Rule,
@@ -143,9 +148,22 @@ def list_command(rules_dirs: tuple[Path, ...], no_builtin: bool, logs: bool, fmt
 
 @rules_command.command("lint")
 @pack_options
-def lint_command(rules_dirs: tuple[Path, ...], no_builtin: bool) -> None:
+@LOGS_OPTION
+def lint_command(rules_dirs: tuple[Path, ...], no_builtin: bool, logs: bool) -> None:
     """Parse and convert every rule with pySigma; check what the pack asks of a rule (level,
-    ATT&CK tags, description, false positives, remediation, a match and a nomatch case)."""
+    ATT&CK tags, description, false positives, remediation, a match and a nomatch case). With
+    --logs: our log rules so, and the rules of --rules folders as `hunt --sigma` reads them,
+    with why any is left out (not about scheduled tasks files are not counted)."""
+    if logs:
+        usable, found = lint_log_rules(list(rules_dirs), builtin=not no_builtin)
+        for line in found:
+            _out(line)
+        log_errors = sum(1 for line in found if line.startswith("error:"))
+        click.echo(
+            f"{usable} rules over logs usable, {log_errors} error(s), "
+            f"{len(found) - log_errors} warning(s)"
+        )
+        raise SystemExit(1 if log_errors else 0)
     pack = _pack(rules_dirs, no_builtin)
     problems = lint(pack)
     for problem in problems:
