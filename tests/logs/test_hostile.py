@@ -122,3 +122,19 @@ def test_later_chunks_are_read_after_a_corrupt_one(tmp_path: Path) -> None:
     assert 0 < len(events) <= len(intact)
     assert not any(e.action == "updated" for e in events)  # the 4702 was in the damaged chunk
     assert any(int(str(e.extra["record_id"])) > 300 for e in events)  # later chunks were read
+
+
+@pytest.mark.parametrize("size", [0, 0xB8B8B8B8])  # L01 (evtx#264), L02 (evtx#288)
+def test_record_with_a_size_of_zero_or_past_the_chunk(
+    tmp_path: Path, evtx_bytes: bytes, size: int
+) -> None:
+    damaged = bytearray(evtx_bytes)
+    first = 4096 + 512  # the first record of chunk 0
+    second = first + int.from_bytes(damaged[first + 4 : first + 8], "little")
+    assert damaged[second : second + 4] == b"\x2a\x2a\x00\x00"
+    damaged[second + 4 : second + 8] = size.to_bytes(4, "little")
+    path = tmp_path / "record.evtx"
+    path.write_bytes(bytes(damaged))
+    events, issues = _read(path)
+    assert [(i.code, i.evidence.offset) for i in issues] == [("LOG_CORRUPT", second)]
+    assert [e.extra["record_id"] for e in events] == [1]  # the parser skips the rest of the chunk

@@ -182,10 +182,12 @@ def record_offset(stream: BinaryIO, chunks: Mapping[int, int], record_id: int) -
     position = 512
     while position + _RECORD.size <= len(chunk):
         magic, size, number = _RECORD.unpack_from(chunk, position)
-        if magic != RECORD_MAGIC or size < _RECORD.size:
+        if magic != RECORD_MAGIC:
             break
-        if number == record_id:
+        if number == record_id:  # even with a bad size: the record the parser failed on
             return chunk_offset + position
+        if size < _RECORD.size:
+            break
         position += size
     return chunk_offset
 

@@ -137,6 +137,7 @@ def read_evtx(
         return
     started = time.monotonic()
     records = parser.records_json()
+    following = min(chunks, default=None)  # the id of the record after the last one read
     while True:
         if time.monotonic() - started > budget:
             yield issue(
@@ -155,11 +156,14 @@ def read_evtx(
                 f"EVTX record or chunk skipped: {error}",
                 path,
                 offset=_chunk_offset(str(error), chunks)
-                or failed_record_offset(source, str(error), chunks),
+                or failed_record_offset(source, str(error), chunks)
+                # an error that names no record (a record size of 0): the one after the last
+                or (None if following is None else record_offset(source, chunks, following)),
             )
             continue
         if not isinstance(record, dict):
             continue
+        following = int(record["event_record_id"]) + 1
         text = str(record["data"])
         match = _EVENT_ID.search(text)
         if match is None:
