@@ -25,5 +25,6 @@ def test_every_log_analyzer_is_registered() -> None:
         "job_off_schedule",
         "task_on_demand",
         "task_trigger_not_defined",
+        "task_off_trigger_times",
         "job_off_cadence",
     } <= {a.name for a in LOG_ANALYZERS}

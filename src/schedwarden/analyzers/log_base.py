@@ -26,14 +26,21 @@ class StartDelay(Protocol):
     def __call__(self, schedule: Schedule, /) -> timedelta | None: ...
 
 
+class TaskFiresAt(Protocol):
+    def __call__(self, raw: str, moment: datetime, host_tz: str | None, /) -> bool | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleClock:
     """Schedule arithmetic handed to the log analytics by the engine (`schedule_fit`):
     whether a schedule has a run time in a window (None: its times do not follow from the
-    schedule alone), and how late a run may start because of the schedule's own settings."""
+    schedule alone), and how late a run may start because of the schedule's own settings;
+    and (`collectors/windows/trigger_times`) whether one of the triggers of a task's XML
+    launches it at a moment (None: its launch times do not follow from its triggers)."""
 
     runs_between: RunsBetween
     start_delay: StartDelay
+    task_fires_at: TaskFiresAt | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,15 @@ intervals that contradict the job's schedule").
 - Windows tasks: the TaskScheduler/Operational log says why each instance started. Event 110
   (launched on demand: `schtasks /run`, the UI or the API) is reported with who ran it; events
   107/108/109/117/118/119 (time, event, registration, idle, boot, logon trigger) are compared
-  with the triggers of the task's definition (the last 4698/4702 before the launch, else the
-  task on disk). The model keeps calendar triggers as their kind and description, so for tasks
-  the kind of trigger is compared, not the time of day.
+  with the kinds of trigger of the task's definition (the last 4698/4702 before the launch,
+  else the task on disk). The time of a launch by a time trigger (107) is compared with the
+  times of day too: the model keeps calendar triggers only as words, so the arithmetic handed
+  in the context (`collectors/windows/trigger_times`) reads them again from the definition's
+  XML (`raw`): one time, daily, weekly (weeks counted from StartBoundary's), monthly (`Last`
+  day included) and monthly by day of week, with Repetition, RandomDelay and EndBoundary, a
+  disabled trigger firing never, and two minutes for the service's lag. Tasks with a trigger
+  that is not calendar-based, with StartWhenAvailable or RestartOnFailure, and definitions
+  without XML are not judged on time, nor launches whose kind is already reported.
 - Without an inventory: cron runs of one command as one user whose times all fall at one point
   of a cycle (a period from a week down to five minutes, at least EIGHT runs before and one
   after, 90% of all runs on it) and one run off that point, the cadence resuming afterwards.
@@ -29,10 +35,13 @@ the host's zone known (the image's /etc/localtime, or the inventory's `source.ti
 readings of an ambiguous wall time are tried; unknown, a wall-clock run is compared with the
 schedule's own wall clock, and an absolute time (journal, EVTX) in every UTC offset, so only
 the minutes can disagree. Schedules with their own zone (CRON_TZ, a zone in OnCalendar) are
-left alone when the zone of a wall-clock run is unknown.
+left alone when the zone of a wall-clock run is unknown. A task's StartBoundary with a zone
+(`Z`, an offset: "synchronize across time zones") is absolute; without one it is the host's
+wall clock, read in every UTC offset when the zone is unknown.
 
 References: reference/linux.md §c (cron and journal lines); reference/windows.md §c
-(TaskScheduler/Operational 100-129); systemd.timer(5); cronie crontab(5) RANDOM_DELAY, `~`.
+(TaskScheduler/Operational 100-129); systemd.timer(5); cronie crontab(5) RANDOM_DELAY, `~`;
+MS-TSCH 2.5 (task XML triggers).
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ RULES: dict[str, str] = {
     "JOB_RUN_OFF_SCHEDULE": "Job ran at a time its schedule on disk does not explain",
     "TASK_RUN_ON_DEMAND": "Scheduled task launched on demand, not by a trigger",
     "TASK_TRIGGER_NOT_DEFINED": "Scheduled task launched by a trigger it does not have",
+    "TASK_RUN_OFF_SCHEDULE": "Scheduled task launched at a time none of its triggers fires",
     "JOB_RUN_OFF_CADENCE": "Job ran once off its usual cadence",
 }
 CRON_SLACK = timedelta(minutes=2)
@@ -367,7 +377,34 @@ def on_demand(events: Sequence[JobEvent], context: LogContext) -> Iterator[Findi
         )
 
 
-def trigger_not_defined(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
+@dataclass(frozen=True, slots=True)
+class _Launch:
+    """A launch by a trigger (107/108/109/117/118/119) and the definition it is judged by."""
+
+    event: JobEvent
+    kind: str  # of trigger, from the event id
+    definition: ScheduledJob
+    origin: str  # where the definition came from, in words
+    logged: bool  # from a 4698/4702 event (else the task on disk)
+
+    @property
+    def defined(self) -> bool:
+        """Whether the definition has a trigger of the launch's kind (or one that may launch
+        anything)."""
+        kinds = _trigger_kinds(self.definition.schedule)
+        return bool(kinds & (TIME_TRIGGERS if self.kind == "time" else {self.kind})) or (
+            "any" in kinds
+        )
+
+    @property
+    def job_id(self) -> str | None:
+        return _job_id(self.event) or (self.definition.job_id if not self.logged else None)
+
+
+def _task_launches(events: Sequence[JobEvent], context: LogContext) -> Iterator[_Launch]:
+    """Each launch by a trigger with its task's definition: the last 4698/4702 before it whose
+    TaskContent was read, else the task on disk (by the event's job id, else by name); launches
+    of tasks with neither are left out."""
     index = EventIndex.of(events)
     definitions: dict[str, list[JobEvent]] = {}
     for event in index.acting("registered", "updated"):
@@ -397,25 +434,98 @@ def trigger_not_defined(events: Sequence[JobEvent], context: LogContext) -> Iter
             if found is None:
                 continue
             definition, origin = found, f"the task on disk ({found.evidence.path})"
-        kinds = _trigger_kinds(definition.schedule)
-        wanted = TIME_TRIGGERS if kind == "time" else {kind}
-        if kinds & wanted or "any" in kinds:
+        yield _Launch(event, kind, definition, origin, bool(earlier))
+
+
+def trigger_not_defined(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
+    for launch in _task_launches(events, context):
+        if launch.defined:
             continue
-        have = definition.schedule.description or "no trigger"
+        event, kind = launch.event, launch.kind
+        have = launch.definition.schedule.description or "no trigger"
         yield Finding(
             "TASK_TRIGGER_NOT_DEFINED",
             RULES["TASK_TRIGGER_NOT_DEFINED"],
             Severity.MEDIUM,
             ("T1053.005",),
-            _job_id(event) or (definition.job_id if not earlier else None),
+            launch.job_id,
             event.evidence,
             f"task {event.job_name} was launched by a {kind} trigger at {_when(event)} (event "
-            f"{_launch_id(event)}, {_where(event)}), but {origin} has no such trigger ({have}): "
-            "its triggers were changed after that run (and perhaps back), or another task of "
-            "that name ran",
+            f"{_launch_id(event)}, {_where(event)}), but {launch.origin} has no such trigger "
+            f"({have}): its triggers were changed after that run (and perhaps back), or "
+            "another task of that name ran",
             "Compare the task's triggers with its history (4702 updates, TaskCache Triggers "
             "value) and find who changed them.",
         )
+
+
+def off_trigger_times(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
+    """Time-triggered launches (107) at a moment none of the task's calendar triggers fires,
+    allowing Task Scheduler's lag (two minutes, as for cron) and each trigger's RandomDelay.
+    The triggers are read again from the definition's XML (`raw`): the model keeps them only
+    as words. Not judged: tasks with a trigger that is not calendar-based (boot, logon, event,
+    idle, ...: their repetitions are launched as time-triggered too, at times that follow from
+    no calendar; the kind of trigger is TASK_TRIGGER_NOT_DEFINED's matter), tasks with
+    StartWhenAvailable (a missed start runs later, at any time) or RestartOnFailure, a
+    definition without XML (TaskCache-only tasks, .job files) or whose XML was cut to an
+    excerpt, launches TASK_TRIGGER_NOT_DEFINED reports already (no time trigger at all), and
+    launch times on a log's wall clock (EVTX times are UTC). With the host's zone known the
+    triggers' wall clock is read in it; unknown, in every UTC offset, so that only a launch
+    that fits no offset is reported."""
+    clock = context.clock
+    fires_at = clock.task_fires_at if clock is not None else None
+    if fires_at is None:
+        return
+    found: dict[str, list[tuple[_Launch, str]]] = {}
+    seen: set[tuple[str, datetime]] = set()
+    for launch in _task_launches(events, context):
+        event, definition = launch.event, launch.definition
+        if launch.kind != "time" or not launch.defined or not definition.raw:
+            continue
+        if event.extra.get("local_time") is True:
+            continue
+        key = task_key(event.job_name)
+        if (key, event.time) in seen:  # the same launch in two copies of the log
+            continue
+        seen.add((key, event.time))
+        tz_name = context.host_timezone or _text(definition.extra.get("host_timezone"))
+        if fires_at(definition.raw, event.time, tz_name) is not False:
+            continue
+        if zone(tz_name) is not None:
+            note = f"a StartBoundary without a zone read in the host's zone {tz_name}"
+        else:
+            note = (
+                "the host's time zone is unknown: a StartBoundary without a zone was read "
+                "in every UTC offset"
+            )
+        found.setdefault(key, []).append((launch, note))
+    for items in found.values():
+        items.sort(key=lambda item: item[0].event.time)
+        for number, (launch, note) in enumerate(items[:MAX_FINDINGS_PER_JOB], 1):
+            more = len(items) - MAX_FINDINGS_PER_JOB
+            tail = ""
+            if number == MAX_FINDINGS_PER_JOB and more > 0:
+                tail = f"; and {more} more such launch(es) until {_when(items[-1][0].event)}"
+            yield _off_trigger_finding(launch, note, tail)
+
+
+def _off_trigger_finding(launch: _Launch, note: str, tail: str) -> Finding:
+    event = launch.event
+    triggers = launch.definition.schedule.description or "no trigger"
+    return Finding(
+        "TASK_RUN_OFF_SCHEDULE",
+        RULES["TASK_RUN_OFF_SCHEDULE"],
+        Severity.MEDIUM,
+        ("T1053.005",),
+        launch.job_id,
+        event.evidence,
+        f"task {event.job_name} was launched by a time trigger at {_when(event)} (event 107, "
+        f"{_where(event)}), but none of the triggers of {launch.origin} fires then or up to "
+        f"two minutes (and its random delay) before ({triggers}; {note}): its triggers were "
+        f"changed after that run (and perhaps back), or another task of that name ran{tail}",
+        "Compare the task's triggers with its history (4702 updates, the XML file's and the "
+        "TaskCache key's times) and find who changed them, and what the task ran at that time.",
+    )
 
 
 def _launch_id(event: JobEvent) -> int | None:
@@ -638,5 +748,6 @@ LOG_ANALYZERS_SCHEDULE: tuple[LogAnalyzer, ...] = (
     LogAnalyzer("job_off_schedule", RULES["JOB_RUN_OFF_SCHEDULE"], off_schedule),
     LogAnalyzer("task_on_demand", RULES["TASK_RUN_ON_DEMAND"], on_demand),
     LogAnalyzer("task_trigger_not_defined", RULES["TASK_TRIGGER_NOT_DEFINED"], trigger_not_defined),
+    LogAnalyzer("task_off_trigger_times", RULES["TASK_RUN_OFF_SCHEDULE"], off_trigger_times),
     LogAnalyzer("job_off_cadence", RULES["JOB_RUN_OFF_CADENCE"], off_cadence),
 )

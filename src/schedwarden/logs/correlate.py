@@ -61,7 +61,8 @@ def tie(events: Iterable[JobEvent], jobs: Sequence[ScheduledJob]) -> list[JobEve
 def jobs_from_inventory(document: Mapping[str, Any]) -> list[ScheduledJob]:
     """The jobs of a `schedwarden.audit/1` document (`audit -f json`), as much of each as
     correlation needs: id, mechanism, name, user, commands, location; and, for comparing runs
-    with schedules, the schedule, environment, unit and the host's time zone (`extra`)."""
+    with schedules, the schedule, environment, unit and the host's time zone (`extra`), and the
+    definition's text (`raw`: a task's triggers are read again from its XML)."""
     jobs: list[ScheduledJob] = []
     source = document.get("source")
     timezone = source.get("timezone") if isinstance(source, Mapping) else None
@@ -93,6 +94,7 @@ def jobs_from_inventory(document: Mapping[str, Any]) -> list[ScheduledJob]:
                     SourceKind.FILE, str(where.get("host") or ""), str(where.get("path") or "")
                 ),
                 environment=environment_from_document(item.get("environment")),
+                raw=item["raw"] if isinstance(item.get("raw"), str) else "",
                 extra=_extra(item.get("extra"), timezone),
             )
         )

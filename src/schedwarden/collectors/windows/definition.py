@@ -243,23 +243,40 @@ def _moment(text: str | None) -> str | None:
     return f"{match.group(1)}-{match.group(2)}-{match.group(3)} {_clock(text)}{suffix}"
 
 
-def boundary_utc(text: str | None) -> datetime | None:
-    """A boundary with an explicit zone as a UTC datetime; None for local time or bad text."""
+def parse_boundary(text: str | None) -> tuple[datetime, timedelta | None] | None:
+    """A StartBoundary or EndBoundary as written: its date and time (a fraction of a second
+    dropped) and its UTC offset, None when it has no zone (the host's local time); None for bad
+    text."""
     match = _BOUNDARY.fullmatch(text.strip()) if text else None
-    if not match or not match.group(7):
+    if not match:
         return None
     year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
-    zone = match.group(7)
     try:
-        moment = datetime(year, month, day, hour, minute, int(match.group(6) or 0), tzinfo=UTC)
+        written = datetime(year, month, day, hour, minute, int(match.group(6) or 0))
     except ValueError:
         return None
-    if zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
-        moment -= timedelta(minutes=offset)
-    return moment
+    zone = match.group(7)
+    if not zone:
+        return written, None
+    if zone == "Z":
+        return written, timedelta()
+    sign = 1 if zone[0] == "+" else -1
+    digits = zone[1:].replace(":", "")
+    return written, timedelta(minutes=sign * (int(digits[:2]) * 60 + int(digits[2:])))
+
+
+def boundary_utc(text: str | None) -> datetime | None:
+    """A boundary with an explicit zone as a UTC datetime; None for local time or bad text."""
+    parsed = parse_boundary(text)
+    if parsed is None:
+        return None
+    written, offset = parsed
+    if offset is None:
+        return None
+    try:
+        return (written - offset).replace(tzinfo=UTC)
+    except OverflowError:  # year 1 or 9999 moved out of range by its offset
+        return None
 
 
 def _join(words: tuple[str, ...]) -> str:
