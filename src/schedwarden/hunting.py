@@ -15,7 +15,6 @@ from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
 from .analyzers.log_sigma import LogRuleSet
 from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
-from .collectors.windows.trigger_times import task_fires_at
 from .gc_pacing import few_collections
 from .logs.correlate import attribute, tie, without_creation
 from .logs.reader import DEFAULT_BUDGET, read_logs
@@ -78,7 +77,7 @@ def _hunt(
     context = LogContext(
         jobs=jobs,
         host_timezone=source.timezone if source is not None else None,
-        clock=ScheduleClock(runs_between, start_delay, task_fires_at),  # runs against schedules
+        clock=ScheduleClock(runs_between, start_delay, _task_fires_at),  # runs against schedules
     )
     for analyzer in LOG_ANALYZERS:
         try:
@@ -123,6 +122,13 @@ def _hunt(
         issues=tuple(issues),
         extra=extra,
     )
+
+
+def _task_fires_at(raw: str, moment: datetime, host_tz: str | None) -> bool | None:
+    """`trigger_times.task_fires_at`, loaded when a hunt first judges a task launch."""
+    from .collectors.windows.trigger_times import task_fires_at
+
+    return task_fires_at(raw, moment, host_tz)
 
 
 def _definition_findings(events: Iterable[JobEvent]) -> list[Finding]:
