@@ -136,11 +136,13 @@ def test_other_shapes_go_the_generic_way() -> None:
         assert lines.line(event) == generic(event)
 
 
+@pytest.mark.parametrize("encoding", [None, "utf-8", "utf-16"])  # None: a StringIO
 @pytest.mark.parametrize("child", ["none", "helps", "dies"])
 def test_whole_jsonl_output_is_the_generic_output(
-    child: str, monkeypatch: pytest.MonkeyPatch
+    child: str, encoding: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Also when a forked child writes the second half of the events, or dies doing so."""
+    """Also when a forked child makes the text of the last events (sent as UTF-8, written to
+    a UTF-8 file's bytes as they are), or dies doing so."""
     if child != "none":
         monkeypatch.setattr(render, "FORKED_EVENTS", 100)
         monkeypatch.setattr(forked, "processors", lambda: 2)
@@ -153,8 +155,8 @@ def test_whole_jsonl_output_is_the_generic_output(
         )
     results: list[object] = []
 
-    class Recorded(forked.Forked[str]):
-        def result(self) -> str | None:
+    class Recorded(forked.Forked[bytes]):
+        def result(self) -> bytes | None:
             results.append(super().result())
             return results[-1]  # type: ignore[return-value]
 
@@ -162,7 +164,7 @@ def test_whole_jsonl_output_is_the_generic_output(
     when = datetime(2026, 1, 1, tzinfo=UTC)
     where = Evidence(SourceKind.FILE, "h", "/var/log/syslog", line=3, offset=40)
     events = tuple(
-        JobEvent(when + timedelta(seconds=i // 3), "h", "ran", "cron", where, "root", f"job {i}")
+        JobEvent(when + timedelta(seconds=i // 3), "h", "ran", "cron", where, "root", f"jöb {i}")
         for i in range(10_000)  # more than one write batch
     )
     report = HuntReport(
@@ -172,7 +174,8 @@ def test_whole_jsonl_output_is_the_generic_output(
         findings=(Finding("R", "title", Severity.HIGH, ("T1053.003",), None, where, "why", "fix"),),
         issues=(Issue("LOG_LINE_TOO_LONG", "long", where),),
     )
-    out = io.StringIO()
+    raw = io.BytesIO()
+    out = io.StringIO() if encoding is None else io.TextIOWrapper(raw, encoding, newline="")
     write_hunt_jsonl(report, out)
     expected = [
         json.dumps(
@@ -190,5 +193,10 @@ def test_whole_jsonl_output_is_the_generic_output(
         *(generic(i, "issue") for i in report.issues),
         generic(report.summary(), "summary"),
     ]
-    assert out.getvalue() == "\n".join(expected) + "\n"
-    assert [type(r) for r in results] == {"none": [], "helps": [str], "dies": [type(None)]}[child]
+    if isinstance(out, io.TextIOWrapper):
+        out.flush()
+        written = raw.getvalue().decode(out.encoding)
+    else:
+        written = out.getvalue()
+    assert written == "\n".join(expected) + "\n"
+    assert [type(r) for r in results] == {"none": [], "helps": [bytes], "dies": [type(None)]}[child]
