@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
@@ -122,10 +123,11 @@ def _event_bytes(events: Sequence[JobEvent]) -> bytes:
 
 def _write_utf8(stream: TextIO, data: bytes) -> None:
     """`data` (UTF-8 text) written to `stream`: straight to its byte buffer when the stream
-    writes UTF-8, else decoded and written as text."""
+    writes UTF-8 and no newline it writes can be translated (not on Windows), else decoded and
+    written as text."""
     buffer = getattr(stream, "buffer", None)
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
-    if buffer is not None and encoding in ("utf-8", "utf8"):
+    if buffer is not None and encoding in ("utf-8", "utf8") and os.linesep == "\n":
         stream.flush()
         buffer.write(data)
     else:
