@@ -29,3 +29,12 @@ def test_holds_any_finds_a_word_at_either_end() -> None:
     assert holds_any(b"x" * 5000 + b"SCHTASKS", WORDS)
     assert not holds_any(b"", WORDS)
     assert not holds_any(b"schtaskcach", WORDS)
+
+
+def test_threads_search_at_once() -> None:
+    """Each thread has its own Hyperscan scratch space (one serves one scan at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = (b"x" * 4000 + b"\n") * 200 + b"SchTasks\n"
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(lambda _: holds_any(data, WORDS), range(400)))

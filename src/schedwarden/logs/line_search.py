@@ -12,6 +12,7 @@ lines only slower: the tests hold the two ways equal.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import cast
@@ -103,11 +104,15 @@ def _hyperscan_scanner(caseless: tuple[bytes, ...], exact: tuple[bytes, ...]) ->
         database.compile(
             expressions=[_literal(word) for word in words], ids=list(range(len(words))), flags=flags
         )
-        scratch = hyperscan.Scratch(database)
+        hyperscan.Scratch(database)
     except hyperscan.error:  # pragma: no cover - a processor without SSSE3
         return None
+    local = threading.local()  # a scratch space serves one scan at a time: one per thread
 
     def scan(buffer: memoryview, ends: list[int]) -> None:
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = hyperscan.Scratch(database)
         # The binding takes any buffer (its stub says bytes): a block is not copied to scan a part
         database.scan(
             cast(bytes, buffer), match_event_handler=_append_end, context=ends, scratch=scratch
