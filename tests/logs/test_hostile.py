@@ -138,3 +138,54 @@ def test_record_with_a_size_of_zero_or_past_the_chunk(
     events, issues = _read(path)
     assert [(i.code, i.evidence.offset) for i in issues] == [("LOG_CORRUPT", second)]
     assert [e.extra["record_id"] for e in events] == [1]  # the parser skips the rest of the chunk
+
+
+class PanicException(BaseException):  # as pyo3 raises a Rust panic: not an Exception
+    pass
+
+
+@pytest.mark.parametrize("when", ["open", "record"])
+def test_a_panic_of_the_parser_ends_the_file_not_the_hunt(
+    tmp_path: Path, evtx_bytes: bytes, when: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schedwarden.logs import evtx_reader
+
+    real = evtx_reader.evtx.PyEvtxParser
+
+    class Panicking:
+        def __init__(self, source: object) -> None:
+            if when == "open":
+                raise PanicException("called `Option::unwrap()` on a `None` value")
+            self.parser = real(source)
+
+        def records_json(self) -> object:
+            records = self.parser.records_json()
+            yield next(records)
+            raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(evtx_reader.evtx, "PyEvtxParser", Panicking)
+    path = tmp_path / "panic.evtx"
+    path.write_bytes(evtx_bytes)
+    good = tmp_path / "good.log"
+    good.write_text("Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n")
+    events, issues = _read(path, good)
+    assert [i.code for i in issues] == ["LOG_CORRUPT"]
+    assert "PanicException" in issues[0].message and issues[0].evidence.path == str(path)
+    second = 4096 + 512 + int.from_bytes(evtx_bytes[4096 + 516 : 4096 + 520], "little")
+    assert issues[0].evidence.offset == (None if when == "open" else second)
+    assert [e.evidence.path for e in events] == [str(path)] * (when == "record") + [str(good)]
+
+
+def test_an_interrupt_in_the_parser_is_not_an_issue(
+    tmp_path: Path, evtx_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schedwarden.logs import evtx_reader
+
+    def interrupted(source: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evtx_reader.evtx, "PyEvtxParser", interrupted)
+    path = tmp_path / "x.evtx"
+    path.write_bytes(evtx_bytes)
+    with pytest.raises(KeyboardInterrupt):
+        read_logs([str(path)])

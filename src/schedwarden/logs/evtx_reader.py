@@ -135,6 +135,9 @@ def read_evtx(
     except (OSError, RuntimeError, ValueError) as error:
         yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
         return
+    except BaseException as error:
+        yield _panic(path, error, following=None, source=source, chunks=chunks)
+        return
     started = time.monotonic()
     records = parser.records_json()
     following = min(chunks, default=None)  # the id of the record after the last one read
@@ -161,6 +164,9 @@ def read_evtx(
                 or (None if following is None else record_offset(source, chunks, following)),
             )
             continue
+        except BaseException as error:
+            yield _panic(path, error, following, source, chunks)
+            return
         if not isinstance(record, dict):
             continue
         following = int(record["event_record_id"]) + 1
@@ -186,6 +192,27 @@ def read_evtx(
             )
             continue
         yield from _events(path, int(record["event_record_id"]), event_id, event)
+
+
+def _panic(
+    path: str,
+    error: BaseException,
+    following: int | None,
+    source: BinaryIO,
+    chunks: Mapping[int, int],
+) -> Issue:
+    """The Issue of a Rust panic in the parser (pyo3 raises `PanicException`, which derives
+    from BaseException, not Exception): the rest of the file is not read, the hunt goes on.
+    An interrupt or an exit is raised again."""
+    if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit | MemoryError):
+        raise error
+    return issue(
+        "LOG_CORRUPT",
+        f"the EVTX parser failed ({type(error).__name__}: {error}); the rest of the file is "
+        "not read",
+        path,
+        offset=None if following is None else record_offset(source, chunks, following),
+    )
 
 
 def _mentions(text: str, fields: tuple[str, ...], words: tuple[str, ...] | re.Pattern[str]) -> bool:
