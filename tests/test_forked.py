@@ -97,3 +97,55 @@ def test_a_stream_left_early_ends_its_child() -> None:
     assert not child.complete and child._pid == 0
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_stream_item_later_than_its_limit_ends_the_child() -> None:
+    import time
+
+    def slow() -> Iterator[int]:
+        yield 1
+        time.sleep(30)
+        yield 2
+
+    child = ForkedStream.start(slow)
+    assert child is not None
+    started = time.monotonic()
+    assert list(child.items(lambda number: 0.5)) == [1]
+    assert time.monotonic() - started < 10
+    assert child.timed_out and not child.complete and not child.died
+
+
+def test_a_stream_child_killed_by_a_signal_says_which() -> None:
+    import faulthandler
+    import signal
+
+    def crashes() -> Iterator[int]:
+        yield 1
+        faulthandler.disable()  # pytest's: it would print the child's stack
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    child = ForkedStream.start(crashes)
+    assert child is not None
+    assert list(child.items()) == [1]
+    assert child.died and child.signal == signal.SIGSEGV and not child.timed_out
+
+
+def test_a_drained_stream_keeps_its_items_in_order() -> None:
+    """What `drain` takes while this process is busy is what `items` gives later: a child with
+    more to send than a pipe holds ends without waiting for `items`."""
+    import time
+
+    big = [bytes([n]) * 100_000 for n in range(40)]  # 4 MB: many pipes full
+    child = ForkedStream.start(lambda: iter(big))
+    assert child is not None
+    pid = child._pid
+    ended = None
+    for _ in range(400):  # until the child has sent everything and ended (left to be waited for)
+        child.drain()
+        ended = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if ended is not None:
+            break
+        time.sleep(0.01)
+    assert ended is not None  # it ended before anything asked for its items
+    items = list(child.items())
+    assert items == big and child.complete

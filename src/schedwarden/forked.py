@@ -14,10 +14,14 @@ does the work itself: the result never depends on whether a child helped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import select
 import signal
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Generic, TypeVar
 
@@ -115,12 +119,21 @@ class Forked(Generic[R]):
 
 class ForkedStream(Generic[T]):
     """The items of `produce()` made in a forked child, received one by one while it goes on.
-    `complete` tells, once `items()` is exhausted, whether the child sent them all."""
+
+    Each item crosses the pipe as one frame (its length, then its pickle), so that waiting for
+    the next one can have a deadline (`items(limit)`). Once `items()` is exhausted, `complete`
+    tells whether the child sent them all; `timed_out` whether it was stopped for taking too
+    long over one; `died` whether it ended before sending them all, and `signal` by which signal
+    (a crash), when that is known."""
 
     def __init__(self, pid: int, pipe: int) -> None:
         self._pid = pid
-        self._pipe = os.fdopen(pipe, "rb")
+        self._pipe = pipe
+        self._buffer = bytearray()
         self.complete = False
+        self.timed_out = False
+        self.died = False
+        self.signal: int | None = None
 
     @classmethod
     def start(cls, produce: Callable[[], Iterator[T]]) -> ForkedStream[T] | None:
@@ -128,38 +141,92 @@ class ForkedStream(Generic[T]):
 
         def send(pipe: BinaryIO) -> None:
             for item in produce():
-                pickle.dump((item,), pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.flush()
-            pickle.dump(None, pipe)  # the end: every item was sent
+                _send_frame(pipe, (item,))
+            _send_frame(pipe, None)  # the end: every item was sent
 
         started = _fork(send)
         return None if started is None else cls(*started)
 
-    def items(self) -> Iterator[T]:
-        """The items as they arrive; stops early when the child failed or died. The child is
-        ended and waited for when the items stop, however they stop."""
+    def items(self, limit: Callable[[int], float | None] | None = None) -> Iterator[T]:
+        """The items as they arrive; stops early when the child failed or died, or when item
+        `n` (from 0) did not arrive within `limit(n)` seconds of the wait for it (None: no
+        limit). The child is ended and waited for when the items stop, however they stop."""
+        number = 0
         try:
             while True:
-                wrapped = pickle.load(self._pipe)  # noqa: S301  # allowed: our own forked child's pickle, never evidence
+                seconds = limit(number) if limit is not None else None
+                deadline = None if seconds is None else time.monotonic() + seconds
+                head = self._receive(_FRAME.size, deadline)
+                payload = None if head is None else self._receive(_FRAME.unpack(head)[0], deadline)
+                if payload is None:
+                    break
+                wrapped = pickle.loads(payload)  # noqa: S301  # allowed: our own forked child's pickle, never evidence
                 if wrapped is None:
                     self.complete = True
                     break
                 yield wrapped[0]
+                number += 1
         except Exception:  # whatever broke, the items after it are not known
             self.complete = False
         finally:
             self.cancel()
 
+    def drain(self) -> None:
+        """Take what the child has sent so far, without waiting. A child whose pipe is full
+        waits until it is read: drain now and then one that works while this process does
+        something else."""
+        if self._pid == 0:
+            return
+        try:
+            while select.select([self._pipe], [], [], 0)[0]:
+                chunk = os.read(self._pipe, 1 << 20)
+                if not chunk:
+                    return  # its end: read again, and found again, by `items`
+                self._buffer += chunk
+        except OSError:
+            return
+
+    def _receive(self, size: int, deadline: float | None) -> bytes | None:
+        """The next `size` bytes from the child; None at its end, or when the deadline passed
+        first (`timed_out`)."""
+        while len(self._buffer) < size:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._pipe], [], [], left)[0]:
+                    self.timed_out = True
+                    return None
+            chunk = os.read(self._pipe, max(1 << 16, size - len(self._buffer)))
+            if not chunk:
+                self.died = True
+                return None
+            self._buffer += chunk
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
     def cancel(self) -> None:
-        """The child ended (stopped first unless it sent everything) and waited for."""
-        self._pipe.close()
+        """The child ended (stopped first unless it sent everything or died) and waited for."""
         if self._pid == 0:
             return
         pid, self._pid = self._pid, 0  # never signalled again: the number may be reused
+        with contextlib.suppress(OSError):
+            os.close(self._pipe)
         try:
-            if not self.complete:
+            if not self.complete and not self.died:  # a child that closed the pipe is ending
                 os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
+            if self.died and os.WIFSIGNALED(status):
+                self.signal = os.WTERMSIG(status)
         except OSError:
             status = -1
         self.complete = self.complete and status == 0
+
+
+_FRAME = struct.Struct(">Q")  # the length of the pickle that follows
+
+
+def _send_frame(pipe: BinaryIO, item: object) -> None:
+    payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(_FRAME.pack(len(payload)))
+    pipe.write(payload)
+    pipe.flush()

@@ -241,3 +241,80 @@ def test_evtx_is_told_by_its_head(evtx_folder: Path, tmp_path: Path) -> None:
         False,
     ]
     assert not is_evtx(str(tmp_path / "missing"))
+
+
+def _files(tmp_path: Path, count: int = 8) -> list[str]:
+    paths = []
+    for number in range(count):
+        path = tmp_path / f"f{number}.evtx"
+        path.write_bytes(b"x" * 1000)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.usefixtures("alone")
+@pytest.mark.parametrize("failure", ["crash", "stall"])
+def test_a_worker_that_crashes_or_stalls_costs_that_file_only(tmp_path: Path, failure: str) -> None:
+    """A parser crash (a signal) or stall inside one call, in a worker: that file is an Issue,
+    the worker is ended, and this process reads the files after it."""
+    import faulthandler
+    import signal
+    import time
+
+    from schedwarden.logs.files import issue
+
+    files = _files(tmp_path)
+    target = files[5]  # in the second share: read by the child
+    parent = os.getpid()
+
+    def read(path: str) -> list[JobEvent | Issue]:
+        if path == target and os.getpid() != parent:
+            if failure == "crash":
+                faulthandler.disable()  # pytest's: it would print the child's stack
+                os.kill(os.getpid(), signal.SIGSEGV)
+            time.sleep(60)
+        return [issue("READ", f"read by {'parent' if os.getpid() == parent else 'child'}", path)]
+
+    started = time.monotonic()
+    results = shares.read_files(
+        files, read, lambda path: True, processes=2, minimum=0, time_limit=lambda path: 1.0
+    )
+    assert time.monotonic() - started < 20
+    codes = [[(i.code, i.evidence.path) for i in records] for records in results]  # type: ignore[union-attr]
+    expected_code = "LOG_PARSER_CRASHED" if failure == "crash" else "LOG_TIME_BUDGET"
+    assert codes == [[(expected_code if path == target else "READ", path)] for path in files]
+    messages = [records[0].message for records in results]  # type: ignore[union-attr]
+    assert messages[4] == "read by child"  # the share before the failure came from the child
+    assert messages[6:] == ["read by parent"] * 2  # the files after it were read here
+    if failure == "crash":
+        assert "SIGSEGV" in messages[5]
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_stalled_worker_is_waited_for_as_long_as_the_file_may_take(tmp_path: Path) -> None:
+    """The limit is per file: a slow file within its limit is not taken for a stall."""
+    import time
+
+    from schedwarden.logs.files import issue
+
+    files = _files(tmp_path, 4)
+    parent = os.getpid()
+
+    def read(path: str) -> list[JobEvent | Issue]:
+        if os.getpid() != parent:
+            time.sleep(0.3)
+        return [issue("READ", "ok", path)]
+
+    results = shares.read_files(
+        files, read, lambda path: True, processes=2, minimum=0, time_limit=lambda path: 2.0
+    )
+    assert [[i.code for i in records] for records in results] == [["READ"]] * 4  # type: ignore[union-attr]
+
+
+def test_the_stall_limit_grows_with_the_file(tmp_path: Path) -> None:
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.write_bytes(b"x")
+    big.write_bytes(b"x" * 3_000_000)
+    assert reader.stall_limit(str(small), 60.0) == 60.0 * reader.STALL_FACTOR + reader.STALL_GRACE
+    assert reader.stall_limit(str(big), 1.0) == 3.0 * reader.STALL_FACTOR + reader.STALL_GRACE
+    assert reader.stall_limit(str(tmp_path / "gone"), 0.0) == reader.STALL_GRACE

@@ -19,6 +19,8 @@ from .syslog_reader import read_syslog
 
 DEFAULT_BUDGET = 60.0
 SECONDS_PER_MB = 1.0  # a big file gets at least this much time per megabyte stored
+# A worker process over one file longer than its budget by this much is stalled (`stall_limit`)
+STALL_FACTOR, STALL_GRACE = 1.5, 10.0
 TEXT_SNIFF = 4096
 
 
@@ -36,7 +38,16 @@ def read_logs(
     items = list(log_files(list(paths)))
     files = [item for item in items if not isinstance(item, Issue)]
     read = partial(read_whole_file, budget=budget)
-    per_file = iter(read_files(files, read, is_evtx, processes=processes, minimum=parallel_min))
+    per_file = iter(
+        read_files(
+            files,
+            read,
+            is_evtx,
+            processes=processes,
+            minimum=parallel_min,
+            time_limit=partial(stall_limit, budget=budget),
+        )
+    )
     events: list[JobEvent] = []
     issues: list[Issue] = []
     for item in items:
@@ -81,12 +92,26 @@ def is_evtx(path: str) -> bool:
         return False
 
 
+def file_budget(size: int, budget: float) -> float:
+    """The time budget of a file of `size` bytes: `budget`, and more for a big file."""
+    return max(budget, size / 1e6 * SECONDS_PER_MB) if budget > 0 else budget
+
+
+def stall_limit(path: str, budget: float) -> float:
+    """How long a worker process may take over one file before it is taken for stalled inside
+    the parser, where the file's budget (checked between records) cannot stop it."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0
+    return max(file_budget(size, budget), 0.0) * STALL_FACTOR + STALL_GRACE
+
+
 def read_file(path: str, budget: float) -> Iterator[JobEvent | Issue]:
     """The events and issues of one file, as they are read (what came before a failure stays)."""
     stat = os.stat(path)
     mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
-    if budget > 0:
-        budget = max(budget, stat.st_size / 1e6 * SECONDS_PER_MB)
+    budget = file_budget(stat.st_size, budget)
     with open_log(path) as (stream, compressed):
         head = stream.read(TEXT_SNIFF)
         stream.seek(0)

@@ -1,12 +1,19 @@
 """Many log files read by several processes, with the same result as one.
 
 The files to share are cut into contiguous shares of about equal size on disk, one per usable
-processor (at most MAX_PROCESSES). This process forks a child (`forked.Forked`) for every share
-but the first, reads the first itself meanwhile, with the files it keeps, then takes the
-children's results in order: one list of records per file, exactly what reading the file here
-gives, put back in file order. A child that fails, dies or sends something that is not such a
-list costs only time: this process then reads that share itself. Each file keeps its own time
-budget wherever it is read; a child can hang only where reading here would (inside one parse).
+processor (at most MAX_PROCESSES). This process forks a child (`forked.ForkedStream`) for every
+share but the first, reads the first itself meanwhile, with the files it keeps, then takes the
+children's results in order: one list of records per file, sent file by file, exactly what
+reading the file here gives, put back in file order; this process takes what they have sent
+after each file of its own (`drain`: a child with a full pipe would wait for it). A child that
+fails, dies or sends something that is not such a list costs only time: this process reads the
+rest of that share itself.
+
+Each file keeps its own time budget wherever it is read, checked between records. A parser that
+stalls inside one call, or crashes the process (a signal), is beyond that budget's reach; in a
+child it costs that file only: waiting for a file's records has a limit (`time_limit`, from the
+file's budget), and a child over it, or killed by a signal, is ended, the file it was on becomes
+an Issue (LOG_TIME_BUDGET, LOG_PARSER_CRASHED) and this process reads the files after it.
 
 Only worth it for much to read: from PARALLEL_MIN bytes on, at least half of that for each
 process and shared (a fork and the transfer of a share's records cost milliseconds). Forks only
@@ -32,16 +39,19 @@ it is a plain fork, free to have children, so that file would still be read righ
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 from .. import forked
-from ..forked import Forked
+from ..forked import ForkedStream
 from ..model import Issue, JobEvent
+from .files import issue
 
 FileRecords = list[JobEvent | Issue]
 MAX_PROCESSES = 8
 PARALLEL_MIN = 32 << 20  # bytes to read from which the files are shared out
+END_WAIT = 30.0  # seconds a child may take to end once it sent its last file
 
 
 def read_files(
@@ -51,10 +61,14 @@ def read_files(
     *,
     processes: int | None = None,
     minimum: int = PARALLEL_MIN,
+    time_limit: Callable[[str], float | None] = lambda path: None,
 ) -> list[FileRecords]:
     """`read(path)` for every file, in order. The `shareable` files are shared out to up to
     `processes` processes (by default one per usable processor) when there are at least
-    `minimum` bytes to read, at least half of that for each process and shareable."""
+    `minimum` bytes to read, at least half of that for each process and shareable. A child
+    that takes longer than `time_limit(path)` seconds over one file (a parser stalled inside
+    one call, where the reader's own budget cannot stop it) or dies on it (a crash) is ended:
+    that file is an Issue, and this process reads the files after it."""
     sizes = [_size(path) for path in files]
     total = sum(sizes)
     count = min(processes or forked.processors(), MAX_PROCESSES, len(files))
@@ -75,24 +89,81 @@ def read_files(
     if not others:
         return [read(path) for path in files]
     results: list[FileRecords] = [[] for _ in files]
-    children: list[Forked[list[FileRecords]] | None] = []
+    children: list[ForkedStream[FileRecords] | None] = []
     try:
         for share in others:
-            children.append(Forked.start(partial(_read_share, read, [files[i] for i in share])))
+            paths = [files[i] for i in share]
+            children.append(ForkedStream.start(partial(_read_share, read, paths)))
         for index in sorted(mine + first):
             results[index] = read(files[index])
+            for child in children:  # a child with a full pipe waits: it is read meanwhile
+                if child is not None:
+                    child.drain()
         for number, share in enumerate(others):
             child, children[number] = children[number], None
-            found = child.result() if child is not None else None
-            if found is None or not _well_formed(found, len(share)):
-                found = [read(files[index]) for index in share]  # read here instead
-            for index, records in zip(share, found, strict=True):
+            received = _received(child, [files[i] for i in share], time_limit)
+            for index, records in zip(share, received, strict=False):
                 results[index] = records
+            for index in share[len(received) :]:  # read here instead
+                results[index] = read(files[index])
     finally:
         for child in children:  # after an error here: the children are not waited for
             if child is not None:
                 child.cancel()
     return results
+
+
+def _received(
+    child: ForkedStream[FileRecords] | None,
+    paths: Sequence[str],
+    time_limit: Callable[[str], float | None],
+) -> list[FileRecords]:
+    """The records of the first files of a child's share, as it sent them: all of them, or
+    those before a file it stalled or died on (that file then an Issue), or those before
+    anything malformed (the rest to be read by the caller)."""
+    if child is None:
+        return []
+    received: list[FileRecords] = []
+
+    def limit(number: int) -> float | None:
+        return time_limit(paths[number]) if number < len(paths) else END_WAIT
+
+    for records in child.items(limit):
+        if len(received) == len(paths) or not _well_formed(records):  # more, or garbage
+            child.cancel()
+            return received
+        received.append(records)
+    if child.complete or len(received) == len(paths):
+        return received
+    if child.timed_out:
+        seconds = time_limit(paths[len(received)])
+        received.append([_stalled(paths[len(received)], seconds)])
+    elif child.died and child.signal is not None:
+        received.append([_crashed(paths[len(received)], child.signal)])
+    return received
+
+
+def _stalled(path: str, seconds: float | None) -> Issue:
+    return issue(
+        "LOG_TIME_BUDGET",
+        f"the parser did not return within {seconds or 0:g} s (stalled inside one call): the "
+        "process reading this file was stopped and its records are lost; the other files were "
+        "read",
+        path,
+    )
+
+
+def _crashed(path: str, number: int) -> Issue:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return issue(
+        "LOG_PARSER_CRASHED",
+        f"the process reading this file died ({name}): the parser crashed on it and its records "
+        "are lost; the other files were read",
+        path,
+    )
 
 
 def plan(sizes: Sequence[int], count: int, kept: int = 0) -> list[list[int]]:
@@ -113,21 +184,16 @@ def plan(sizes: Sequence[int], count: int, kept: int = 0) -> list[list[int]]:
     return [first, *others]
 
 
-def _read_share(read: Callable[[str], FileRecords], paths: list[str]) -> list[FileRecords]:
-    """In the child: the records of every file of its share."""
-    return [read(path) for path in paths]
+def _read_share(read: Callable[[str], FileRecords], paths: list[str]) -> Iterator[FileRecords]:
+    """In the child: the records of each file of its share, file by file."""
+    for path in paths:
+        yield read(path)
 
 
-def _well_formed(found: object, count: int) -> bool:
-    """Whether a child's result is one list of events and issues per file of its share."""
-    return (
-        isinstance(found, list)
-        and len(found) == count
-        and all(
-            isinstance(records, list)
-            and all(isinstance(record, JobEvent | Issue) for record in records)
-            for records in found
-        )
+def _well_formed(records: object) -> bool:
+    """Whether what a child sent for a file is a list of events and issues."""
+    return isinstance(records, list) and all(
+        isinstance(record, JobEvent | Issue) for record in records
     )
 
 
