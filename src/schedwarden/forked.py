@@ -37,12 +37,20 @@ def processors() -> int:
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork") and processors() >= 2 and threading.active_count() == 1
+    """Whether work may be handed to a forked child to gain time (a second processor)."""
+    return can_isolate() and processors() >= 2
 
 
-def _fork(work: Callable[[BinaryIO], None]) -> tuple[int, int] | None:
-    """(pid, read end of the pipe) of a child that runs `work` on the write end and ends."""
-    if not can_fork():
+def can_isolate() -> bool:
+    """Whether work may be handed to a forked child to keep this process safe from it (from a
+    parser that crashes or stalls on evidence), on any number of processors."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _fork(work: Callable[[BinaryIO], None], isolate: bool = False) -> tuple[int, int] | None:
+    """(pid, read end of the pipe) of a child that runs `work` on the write end and ends; with
+    `isolate`, also on one processor."""
+    if not (can_isolate() if isolate else can_fork()):
         return None
     try:
         read, write = os.pipe()
@@ -136,15 +144,18 @@ class ForkedStream(Generic[T]):
         self.signal: int | None = None
 
     @classmethod
-    def start(cls, produce: Callable[[], Iterator[T]]) -> ForkedStream[T] | None:
-        """The child sending the items of `produce()`, or None when none may or can start."""
+    def start(
+        cls, produce: Callable[[], Iterator[T]], *, isolate: bool = False
+    ) -> ForkedStream[T] | None:
+        """The child sending the items of `produce()`, or None when none may or can start
+        (`isolate`: also on one processor, to keep this process safe from the work)."""
 
         def send(pipe: BinaryIO) -> None:
             for item in produce():
                 _send_frame(pipe, (item,))
             _send_frame(pipe, None)  # the end: every item was sent
 
-        started = _fork(send)
+        started = _fork(send, isolate)
         return None if started is None else cls(*started)
 
     def items(self, limit: Callable[[int], float | None] | None = None) -> Iterator[T]:

@@ -211,12 +211,32 @@ def test_no_worker_while_another_thread_runs(
     assert forks == [1]  # with the thread gone, a worker starts
 
 
-def test_small_runs_are_read_here(evtx_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("alone")
+def test_small_runs_are_read_by_one_child_for_safety(
+    evtx_folder: Path, readers: Callable[[], dict[str, list[int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under PARALLEL_MIN (the corpus: 5 MB) the EVTX files are not shared out, but one child
+    reads them all, on one processor too: a parser crash or stall would cost this process
+    nothing. `processes=1` reads everything here."""
+    monkeypatch.setattr(forked, "processors", lambda: 1)
+    serial = _serial(evtx_folder)
+    readers()
+    assert read_logs([str(evtx_folder)]) == serial
+    read_by = readers()
+    parent = os.getpid()
+    assert len({pids[0] for pids in read_by.values()} - {parent}) == 1  # one child
+    evtx = {path for path in read_by if is_evtx(path)}
+    assert len(evtx) > 10 and all(read_by[path] != [parent] for path in evtx)
+
+
+def test_one_process_reads_everything_here(
+    evtx_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_fork() -> int:
         raise AssertionError("forked")
 
     monkeypatch.setattr(os, "fork", no_fork)
-    assert read_logs([str(evtx_folder)]) == _serial(evtx_folder)  # 5 MB: under PARALLEL_MIN
+    assert read_logs([str(evtx_folder)], processes=1)[0]
 
 
 def test_shares_are_contiguous_and_balanced() -> None:
@@ -253,10 +273,13 @@ def _files(tmp_path: Path, count: int = 8) -> list[str]:
 
 
 @pytest.mark.usefixtures("alone")
+@pytest.mark.parametrize("shared", [True, False])  # False: too little to share, one child
 @pytest.mark.parametrize("failure", ["crash", "stall"])
-def test_a_worker_that_crashes_or_stalls_costs_that_file_only(tmp_path: Path, failure: str) -> None:
+def test_a_worker_that_crashes_or_stalls_costs_that_file_only(
+    tmp_path: Path, failure: str, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A parser crash (a signal) or stall inside one call, in a worker: that file is an Issue,
-    the worker is ended, and this process reads the files after it."""
+    the worker is ended, and a new one reads the files after it."""
     import faulthandler
     import signal
     import time
@@ -275,9 +298,16 @@ def test_a_worker_that_crashes_or_stalls_costs_that_file_only(tmp_path: Path, fa
             time.sleep(60)
         return [issue("READ", f"read by {'parent' if os.getpid() == parent else 'child'}", path)]
 
+    if not shared:
+        monkeypatch.setattr(forked, "processors", lambda: 1)
     started = time.monotonic()
     results = shares.read_files(
-        files, read, lambda path: True, processes=2, minimum=0, time_limit=lambda path: 1.0
+        files,
+        read,
+        lambda path: True,
+        processes=2 if shared else None,
+        minimum=0 if shared else shares.PARALLEL_MIN,
+        time_limit=lambda path: 1.0,
     )
     assert time.monotonic() - started < 20
     codes = [[(i.code, i.evidence.path) for i in records] for records in results]  # type: ignore[union-attr]
@@ -285,7 +315,8 @@ def test_a_worker_that_crashes_or_stalls_costs_that_file_only(tmp_path: Path, fa
     assert codes == [[(expected_code if path == target else "READ", path)] for path in files]
     messages = [records[0].message for records in results]  # type: ignore[union-attr]
     assert messages[4] == "read by child"  # the share before the failure came from the child
-    assert messages[6:] == ["read by parent"] * 2  # the files after it were read here
+    assert messages[0] == ("read by parent" if shared else "read by child")
+    assert messages[6:] == ["read by child"] * 2  # the files after it: from a new child
     if failure == "crash":
         assert "SIGSEGV" in messages[5]
 

@@ -13,7 +13,9 @@ Each file keeps its own time budget wherever it is read, checked between records
 stalls inside one call, or crashes the process (a signal), is beyond that budget's reach; in a
 child it costs that file only: waiting for a file's records has a limit (`time_limit`, from the
 file's budget), and a child over it, or killed by a signal, is ended, the file it was on becomes
-an Issue (LOG_TIME_BUDGET, LOG_PARSER_CRASHED) and this process reads the files after it.
+an Issue (LOG_TIME_BUDGET, LOG_PARSER_CRASHED) and a new child reads the files after it. For
+that safety alone, shareable files too few to be worth sharing out are read by one child all
+the same (`forked.can_isolate`: on one processor too), while this process reads the others.
 
 Only worth it for much to read: from PARALLEL_MIN bytes on, at least half of that for each
 process and shared (a fork and the transfer of a share's records cost milliseconds). Forks only
@@ -65,35 +67,31 @@ def read_files(
 ) -> list[FileRecords]:
     """`read(path)` for every file, in order. The `shareable` files are shared out to up to
     `processes` processes (by default one per usable processor) when there are at least
-    `minimum` bytes to read, at least half of that for each process and shareable. A child
-    that takes longer than `time_limit(path)` seconds over one file (a parser stalled inside
-    one call, where the reader's own budget cannot stop it) or dies on it (a crash) is ended:
-    that file is an Issue, and this process reads the files after it."""
-    sizes = [_size(path) for path in files]
-    total = sum(sizes)
-    count = min(processes or forked.processors(), MAX_PROCESSES, len(files))
-    if minimum >= 2:
-        count = min(count, total // (minimum // 2))
-    if count < 2 or total < minimum or not forked.can_fork():
+    `minimum` bytes to read, at least half of that for each process and shareable; else, unless
+    `processes` is 1, they are read by one child, so that a parser crash or stall costs this
+    process nothing. A child that takes longer than `time_limit(path)` seconds over one file (a
+    parser stalled inside one call, where the reader's own budget cannot stop it) or dies on it
+    (a crash) is ended: that file is an Issue, and a new child reads the files after it."""
+    if processes == 1:
         return [read(path) for path in files]
     shared: list[int] = []
     mine: list[int] = []  # the files this process reads in any case
     for index, path in enumerate(files):
         (shared if shareable(path) else mine).append(index)
-    kept = sum(sizes[index] for index in mine)
-    if total - kept < minimum // 2:
-        return [read(path) for path in files]
-    first, *others = (
-        [shared[i] for i in share] for share in plan([sizes[i] for i in shared], count, kept)
-    )
-    if not others:
+    sizes = [_size(path) for path in files]
+    planned = _plan_processes(sizes, shared, mine, processes, minimum)
+    if planned is not None:
+        first, others = planned
+    elif shared and forked.can_isolate():
+        first, others = [], [shared]  # one child for all of them, to keep this process safe
+    else:
         return [read(path) for path in files]
     results: list[FileRecords] = [[] for _ in files]
     children: list[ForkedStream[FileRecords] | None] = []
     try:
         for share in others:
             paths = [files[i] for i in share]
-            children.append(ForkedStream.start(partial(_read_share, read, paths)))
+            children.append(ForkedStream.start(partial(_read_share, read, paths), isolate=True))
         for index in sorted(mine + first):
             results[index] = read(files[index])
             for child in children:  # a child with a full pipe waits: it is read meanwhile
@@ -101,11 +99,9 @@ def read_files(
                     child.drain()
         for number, share in enumerate(others):
             child, children[number] = children[number], None
-            received = _received(child, [files[i] for i in share], time_limit)
-            for index, records in zip(share, received, strict=False):
+            found = _collect(child, [files[i] for i in share], read, time_limit)
+            for index, records in zip(share, found, strict=True):
                 results[index] = records
-            for index in share[len(received) :]:  # read here instead
-                results[index] = read(files[index])
     finally:
         for child in children:  # after an error here: the children are not waited for
             if child is not None:
@@ -113,16 +109,59 @@ def read_files(
     return results
 
 
-def _received(
+def _plan_processes(
+    sizes: Sequence[int],
+    shared: Sequence[int],
+    mine: Sequence[int],
+    processes: int | None,
+    minimum: int,
+) -> tuple[list[int], list[list[int]]] | None:
+    """The shared files this process reads and those of each child, when sharing them out is
+    worth it (see `read_files`); None when not."""
+    total = sum(sizes)
+    count = min(processes or forked.processors(), MAX_PROCESSES, len(sizes))
+    if minimum >= 2:
+        count = min(count, total // (minimum // 2))
+    if count < 2 or total < minimum or not forked.can_fork():
+        return None
+    kept = sum(sizes[index] for index in mine)
+    if total - kept < minimum // 2:
+        return None
+    first, *others = (
+        [shared[i] for i in share] for share in plan([sizes[i] for i in shared], count, kept)
+    )
+    return (first, others) if others else None
+
+
+def _collect(
     child: ForkedStream[FileRecords] | None,
     paths: Sequence[str],
+    read: Callable[[str], FileRecords],
     time_limit: Callable[[str], float | None],
 ) -> list[FileRecords]:
-    """The records of the first files of a child's share, as it sent them: all of them, or
-    those before a file it stalled or died on (that file then an Issue), or those before
-    anything malformed (the rest to be read by the caller)."""
-    if child is None:
-        return []
+    """The records of every file of a child's share: as the child sent them; after a file it
+    stalled or died on (an Issue), from a new child; the rest read here when no child can go on
+    (none could start, or one failed otherwise)."""
+    found: list[FileRecords] = []
+    while child is not None:
+        received, failure = _received(child, paths[len(found) :], time_limit)
+        found += received
+        if failure is None:
+            break
+        found.append([failure])
+        rest = list(paths[len(found) :])
+        child = ForkedStream.start(partial(_read_share, read, rest), isolate=True) if rest else None
+    return found + [read(path) for path in paths[len(found) :]]
+
+
+def _received(
+    child: ForkedStream[FileRecords],
+    paths: Sequence[str],
+    time_limit: Callable[[str], float | None],
+) -> tuple[list[FileRecords], Issue | None]:
+    """The records of the first files of `paths`, as the child sent them (all of them, or those
+    before anything malformed), and the Issue of the file after them if the child stalled or
+    died on it."""
     received: list[FileRecords] = []
 
     def limit(number: int) -> float | None:
@@ -131,16 +170,16 @@ def _received(
     for records in child.items(limit):
         if len(received) == len(paths) or not _well_formed(records):  # more, or garbage
             child.cancel()
-            return received
+            return received, None
         received.append(records)
     if child.complete or len(received) == len(paths):
-        return received
+        return received, None
+    path = paths[len(received)]
     if child.timed_out:
-        seconds = time_limit(paths[len(received)])
-        received.append([_stalled(paths[len(received)], seconds)])
-    elif child.died and child.signal is not None:
-        received.append([_crashed(paths[len(received)], child.signal)])
-    return received
+        return received, _stalled(path, time_limit(path))
+    if child.died and child.signal is not None:
+        return received, _crashed(path, child.signal)
+    return received, None
 
 
 def _stalled(path: str, seconds: float | None) -> Issue:
