@@ -6,8 +6,8 @@ share but the first, reads the first itself meanwhile, with the files it keeps, 
 children's results in order: one list of records per file, sent file by file, exactly what
 reading the file here gives, put back in file order; this process takes what they have sent
 after each file of its own (`drain`: a child with a full pipe would wait for it). A child that
-fails, dies or sends something that is not such a list costs only time: this process reads the
-rest of that share itself.
+fails, exits early or sends something that is not such a list costs only time: this process
+reads the rest of that share itself.
 
 Each file keeps its own time budget wherever it is read, checked between records. A parser that
 stalls inside one call, or crashes the process (a signal), is beyond that budget's reach; in a
