@@ -121,7 +121,12 @@ def _iso(value: datetime, shared: SharedParts | None) -> str:
 
 
 def _plain_mapping(value: Mapping[Any, Any], shared: SharedParts | None) -> dict[str, Any]:
-    return {json_safe(str(k)): _plain(v, shared) for k, v in value.items()}
+    return {  # ASCII text keys and values (most: a record's event data) are kept as they are
+        (k if type(k) is str and k.isascii() else json_safe(str(k))): (
+            v if type(v) is str and v.isascii() else _plain(v, shared)
+        )
+        for k, v in value.items()
+    }
 
 
 def _plain_other(value: object, shared: SharedParts | None) -> str:
