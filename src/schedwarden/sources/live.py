@@ -33,6 +33,11 @@ class LiveSource(RootedSource):
             pass
         return accounts
 
+    def _image_windows_timezone(self) -> str | None:
+        """None: the running host is never read as a Windows image (on Windows its SYSTEM hive is
+        locked and its zone is the live registry's)."""
+        return None
+
     @property
     def host(self) -> str:
         if self._host is None:

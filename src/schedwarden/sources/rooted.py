@@ -51,6 +51,8 @@ class RootedSource:
         self._os: OsInfo | None = None
         self._accounts: Accounts | None = None
         self._host: str | None = None
+        self._windows_zone: str | None = None
+        self._windows_zone_read = False
 
     # -- the resolver -----------------------------------------------------------------------
 
@@ -168,7 +170,19 @@ class RootedSource:
 
     @property
     def timezone(self) -> str | None:
-        """The host's local zone: /etc/localtime's link target, else /etc/timezone."""
+        """The host's local zone (an IANA name): /etc/localtime's link target, else /etc/timezone,
+        else, for a Windows image, the zone its SYSTEM hive names (read once per source)."""
+        zone = self._unix_timezone()
+        if zone is not None:
+            return zone
+        if not self._windows_zone_read:
+            self._windows_zone = self._image_windows_timezone()
+            self._windows_zone_read = True
+        return self._windows_zone
+
+    def _unix_timezone(self) -> str | None:
+        """/etc/localtime's link target, else /etc/timezone: read each time, as they are cheap and
+        the monitor's live host may change zone while it runs."""
         try:
             target = self.read_link("/etc/localtime")
         except (NotFound, EvidenceError):
@@ -177,6 +191,16 @@ class RootedSource:
             return target.split("zoneinfo/", 1)[1]
         text = (self.read_text("/etc/timezone") or "").strip()
         return text.splitlines()[0].strip() if text else None
+
+    def _image_windows_timezone(self) -> str | None:
+        """The zone of a Windows installation under the root (its SYSTEM hive), else None."""
+        # Imported here, not at the top: the hive parser belongs to the Windows collectors, a
+        # higher layer that itself imports this package (a top-level import would be a cycle);
+        # sources/ stays importable alone, and regipy and the zone table are loaded only when an
+        # image's /etc does not name its zone.
+        from ..collectors.windows.time_zone import windows_timezone
+
+        return windows_timezone(self)
 
     def list_dir(self, path: str) -> list[str]:
         """Names in a directory, sorted bytewise as the daemons' readdir order does not matter."""
