@@ -195,3 +195,27 @@ def test_hard_links_and_atd_job_start() -> None:
     )
     at = _line("Nov 27 10:00:01 h atd[9]: Starting job 5 (a0000501a1b2c3) for user 'root' (0)")
     assert at is not None and (at.action, at.job_name, at.actor) == ("ran", "at:5", "root")
+
+
+def test_a_big_multi_member_gzip_reads_as_its_plain_text(tmp_path: Path) -> None:
+    """ISA-L inflates what the gzip module does: several members one after the other (as a
+    rotation that appends writes them), across many read blocks; the same events as the text."""
+    lines = b"".join(
+        b"Nov 27 10:%02d:01 h CRON[%d]: (root) CMD (job %d)\n" % (n % 60, n, n)
+        if n % 7 == 0
+        else b"Nov 27 10:00:01 h sshd[1]: Accepted publickey for alice %d\n" % n
+        for n in range(200_000)
+    )
+    half = len(lines) // 2
+    half = lines.index(b"\n", half) + 1
+    (tmp_path / "syslog").write_bytes(lines)
+    (tmp_path / "syslog.1.gz").write_bytes(
+        gzip.compress(lines[:half]) + gzip.compress(lines[half:])
+    )
+    events, issues = read_logs([str(tmp_path)])
+    assert not issues
+    plain = [e for e in events if e.evidence.path.endswith("syslog")]
+    packed = [e for e in events if e.evidence.path.endswith(".gz")]
+    assert len(plain) == len(packed) == len(range(0, 200_000, 7))
+    key = [(e.evidence.line, e.evidence.offset, e.command) for e in plain]
+    assert key == [(e.evidence.line, e.evidence.offset, e.command) for e in packed]

