@@ -9,11 +9,14 @@ line on its own. Small blocks and a small line limit make every block-boundary c
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from hypothesis import strategies as st
 from schedwarden import forked
 from schedwarden.forked import ForkedStream
 from schedwarden.logs import syslog_reader
-from schedwarden.logs.files import issue
+from schedwarden.logs.files import issue, open_log
 from schedwarden.logs.line_search import count_newlines
 from schedwarden.logs.syslog_reader import keyword_lines, parse_line, read_syslog
 from schedwarden.model import Issue, JobEvent
@@ -248,22 +251,66 @@ class Spy:
         self.cancel = cancel
 
 
-def _read_with_helper(data: bytes, block: int, max_line: int, share: float) -> tuple[list, Spy]:  # type: ignore[type-arg]
+def _read_with_helper(
+    data: bytes,
+    block: int,
+    max_line: int,
+    share: float,
+    packer: Callable[[bytes], bytes] | None = None,
+) -> tuple[list, Spy]:  # type: ignore[type-arg]
+    """Read as `hunt` does, with a helper for any size; `packer`: the file compressed so."""
     spy = Spy()
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         path = os.path.join(folder, "log")
         with open(path, "wb") as out:
-            out.write(data)
+            out.write(data if packer is None else packer(data))
         patch.setattr(syslog_reader, "BLOCK", block)
         patch.setattr(syslog_reader, "MAX_LINE", max_line)
         patch.setattr(syslog_reader, "HELPER_MIN", 1)
+        patch.setattr(syslog_reader, "INFLATED_HELPER_MIN", 1)
         patch.setattr(syslog_reader, "helper_share", lambda descriptor, size: share)
         patch.setattr(forked, "processors", lambda: 2)
         patch.setattr(ForkedStream, "cancel", spy.cancel)
         patch.chdir(folder)
-        with open(path, "rb") as stream:
+        with open_log(path) as (stream, _):
             found = list(read_syslog("log", stream, MTIME, float("inf")))
     return found, spy
+
+
+PACKERS = [gzip.compress, bz2.compress, lzma.compress]
+
+
+@settings(max_examples=60, deadline=None)
+@given(files, st.sampled_from([16, 64, 150]), st.sampled_from([60, 120]), st.sampled_from(PACKERS))
+def test_a_compressed_file_is_searched_by_a_helper_as_by_one_process(
+    data: bytes, block: int, max_line: int, packer: Callable[[bytes], bytes]
+) -> None:
+    """A compressed file cannot be split: the helper inflates and searches all of it while
+    this process parses what it sends; the same events and issues."""
+    found, spy = _read_with_helper(data, block, max_line, 0.5, packer)
+    assert found == reference(data, block, max_line)
+    assert spy.results == [True]  # a helper read it all
+
+
+@settings(max_examples=30, deadline=None)
+@given(files, st.integers(min_value=0, max_value=6), st.booleans())
+def test_a_compressed_files_helper_that_dies_midway_is_read_on_here(
+    data: bytes, blocks: int, dies: bool
+) -> None:
+    original = syslog_reader.scan_inflated
+
+    def stops(*args: Any) -> Iterator[object]:
+        for count, sent in enumerate(original(*args)):
+            if count == blocks:
+                if dies:
+                    os._exit(9)
+                raise OSError("the helper failed")
+            yield sent
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(syslog_reader, "scan_inflated", stops)
+        found, _ = _read_with_helper(data, 16, 60, 0.5, gzip.compress)
+    assert found == reference(data, 16, 60)
 
 
 @settings(max_examples=60, deadline=None)

@@ -24,6 +24,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 BZ2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 MAX_FILES = 100_000
+INFLATING = (igzip.IGzipFile, bz2.BZ2File, lzma.LZMAFile)  # the streams `open_log` inflates with
 
 
 def evidence(

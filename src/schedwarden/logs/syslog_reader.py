@@ -8,7 +8,8 @@ Lines are read as bytes and capped; an oversized line is an Issue with its offse
 
 Speed: only the lines holding a keyword are decoded and parsed (the others are passed over at
 memory speed, in place in each block: `line_search`), a timestamp's time is worked out once per file,
-and a big plain file is searched by two processes.
+and a big file is read by two processes (a compressed one: inflated and searched by a helper
+while this process parses).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -26,7 +27,7 @@ from typing import BinaryIO
 
 from ..forked import ForkedStream
 from ..model import Evidence, Issue, JobEvent
-from .files import evidence, issue
+from .files import INFLATING, evidence, issue, open_log
 from .line_search import KeywordLines, count_newlines
 
 MAX_LINE = 64 * 1024
@@ -108,7 +109,7 @@ def read_syslog(
     The file is read in blocks; only lines holding a keyword of these daemons are looked at
     (found by a search over the block, not line by line). A line longer than MAX_LINE is an
     Issue and is skipped however long it is; the time budget is checked after each block.
-    A big plain file is read by two processes (`Tail`): the same blocks, the same events."""
+    A big file is read by two processes (`Tail`): the same blocks, the same events."""
     started = time.monotonic()
     stamps: dict[bytes, datetime | None] = {}  # timestamp text → time: lines share their second
     messages = Messages()
@@ -267,8 +268,12 @@ def _out_of_time(path: str, budget: float, number: int, offset: int) -> Issue:
 # the time budget's end) exactly as this process would, counting lines from the one across the
 # boundary; this process then finishes that line and parses the helper's lines in order. Same
 # blocks, same events, same issues. If the helper fails, this process reads the rest itself.
+# A compressed file cannot be cut: its helper inflates all of it (through a stream of its own)
+# and searches it, from block 0, while this process parses what it sends (1 GB of syslog with
+# 1% cron lines in a 105 MB gzip: 4.0 s → 3.0 s).
 
 HELPER_MIN = 256 << 20  # plain files from this size on get a helper
+INFLATED_HELPER_MIN = 16 << 20  # compressed files from this size on (about 150 MB of text)
 # This process searches the start of the file and parses the keyword lines it finds, then parses
 # the lines the helper found in the rest, as the helper sends them. Searching costs about 0.9 ns
 # per byte (reading from the page cache included), parsing a keyword line about 7 µs (measured:
@@ -292,8 +297,11 @@ class Tail:
 
     @classmethod
     def start(cls, path: str, stream: BinaryIO, deadline: float) -> Tail | None:
-        """A helper for the rest of `stream`, or None: the file is compressed, small or not a
-        regular file, there is one processor only, or no process can be started."""
+        """A helper for the rest of `stream`, or None: the file is small or not a regular file,
+        there is one processor only, or no process can be started. A compressed file cannot be
+        split: its helper inflates and searches all of it (`split` 0), this process parses."""
+        if isinstance(stream, INFLATING):
+            return cls._inflated(path, stream, deadline)
         if not isinstance(stream, io.BufferedReader) or not isinstance(stream.raw, io.FileIO):
             return None
         try:
@@ -310,6 +318,16 @@ class Tail:
             return None
         helper = ForkedStream.start(partial(scan_tail, path, descriptor, split, across, deadline))
         return None if helper is None else cls(helper, split, across)
+
+    @classmethod
+    def _inflated(cls, path: str, stream: BinaryIO, deadline: float) -> Tail | None:
+        try:
+            if os.stat(path).st_size < INFLATED_HELPER_MIN or stream.tell() != 0:
+                return None
+        except OSError:
+            return None
+        helper = ForkedStream.start(partial(scan_inflated, path, deadline))
+        return None if helper is None else cls(helper, 0, False)
 
 
 def helper_share(descriptor: int, size: int) -> float:
@@ -331,14 +349,33 @@ def helper_share(descriptor: int, size: int) -> float:
 def scan_tail(
     path: str, descriptor: int, split: int, across: bool, deadline: float
 ) -> Iterator[Sent]:
-    """What each block of the file from `split` (a block boundary) on holds: its keyword lines,
-    overlong lines and end of time, numbered from the line across `split` (0), and where the
-    reading stands after it. Read with `pread` on the descriptor this process shares with the
-    reader, whose position it leaves alone."""
-    reading = Reading(path, number=0, position=split, skipping=across)
-    position = split
+    """`scan_blocks` of the file from `split` on, read with `pread` on the descriptor this
+    process shares with the reader, whose position it leaves alone."""
+    yield from scan_blocks(path, _preads(descriptor, split), split, across, deadline)
+
+
+def _preads(descriptor: int, position: int) -> Iterator[bytes]:
     while chunk := os.pread(descriptor, BLOCK, position):
         position += len(chunk)
+        yield chunk
+
+
+def scan_inflated(path: str, deadline: float) -> Iterator[Sent]:
+    """`scan_blocks` of all of a compressed file, inflated through a stream of its own: opened
+    again, its descriptor's position is not the reader's."""
+    with open_log(path) as (stream, _):
+        blocks = iter(partial(stream.read, BLOCK), b"")
+        yield from scan_blocks(path, blocks, 0, False, deadline)
+
+
+def scan_blocks(
+    path: str, blocks: Iterable[bytes], split: int, across: bool, deadline: float
+) -> Iterator[Sent]:
+    """What each block (BLOCK bytes, the last shorter) of the file from `split` (a block
+    boundary) on holds: its keyword lines, overlong lines and end of time, numbered from the
+    line across `split` (0), and where the reading stands after it."""
+    reading = Reading(path, number=0, position=split, skipping=across)
+    for chunk in blocks:
         found = [_record(item) for item in reading.feed(chunk)]
         if time.monotonic() > deadline:
             found.append(("time", reading.number, reading.base, b""))
