@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -146,21 +147,25 @@ def test_whole_jsonl_output_is_the_generic_output(
     if child != "none":
         monkeypatch.setattr(render, "FORKED_EVENTS", 100)
         monkeypatch.setattr(forked, "processors", lambda: 2)
-    if child == "dies":
-        parent, text = os.getpid(), render._event_text
-        monkeypatch.setattr(
-            render,
-            "_event_text",
-            lambda events: text(events) if os.getpid() == parent else os._exit(3),
-        )
+    if child == "dies":  # after sending its first batch of events
+        parent, chunks = os.getpid(), render._made_first
+
+        def dies(events: Sequence[JobEvent]) -> Iterator[bytes]:
+            for number, chunk in enumerate(chunks(events)):
+                if number == 1 and os.getpid() != parent:
+                    os._exit(3)
+                yield chunk
+
+        monkeypatch.setattr(render, "_made_first", dies)
     results: list[object] = []
 
-    class Recorded(forked.Forked[bytes]):
-        def result(self) -> bytes | None:
-            results.append(super().result())
-            return results[-1]  # type: ignore[return-value]
+    class Recorded(forked.ForkedStream[bytes]):
+        def cancel(self) -> None:
+            if self._pid:
+                super().cancel()
+                results.append(self.complete)
 
-    monkeypatch.setattr(render, "Forked", Recorded)
+    monkeypatch.setattr(render, "ForkedStream", Recorded)
     when = datetime(2026, 1, 1, tzinfo=UTC)
     where = Evidence(SourceKind.FILE, "h", "/var/log/syslog", line=3, offset=40)
     events = tuple(
@@ -199,4 +204,4 @@ def test_whole_jsonl_output_is_the_generic_output(
     else:
         written = out.getvalue()
     assert written == "\n".join(expected) + "\n"
-    assert [type(r) for r in results] == {"none": [], "helps": [bytes], "dies": [type(None)]}[child]
+    assert results == {"none": [], "helps": [True], "dies": [False]}[child]
