@@ -1,4 +1,5 @@
-"""A forked child's result, or None when it failed: the caller then does the work itself."""
+"""A forked child's items, and what became of it (complete, died, stalled): the caller then does
+the rest of the work itself."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from schedwarden import forked
-from schedwarden.forked import Forked, ForkedStream
+from schedwarden.forked import ForkedStream
 
 
 @pytest.fixture(autouse=True)
@@ -17,33 +18,39 @@ def two_processors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "processors", lambda: 2)  # also on a one-core test machine
 
 
-def test_child_result_comes_back() -> None:
-    child = Forked.start(lambda: {"pid": os.getpid(), "text": "é" * 100_000})
+def test_child_items_come_back() -> None:
+    child = ForkedStream.start(lambda: iter([{"pid": os.getpid(), "text": "é" * 100_000}]))
     assert child is not None
-    result = child.result()
-    assert result is not None
-    assert result["pid"] != os.getpid() and result["text"] == "é" * 100_000
+    (item,) = list(child.items())
+    assert item["pid"] != os.getpid() and item["text"] == "é" * 100_000 and child.complete
 
 
-def test_a_child_that_raises_or_dies_gives_none() -> None:
-    def fails() -> int:
+def test_a_child_that_raises_or_exits_early_is_incomplete() -> None:
+    def fails() -> Iterator[int]:
+        yield 1
         raise ValueError("boom")
 
-    def dies() -> int:
-        os._exit(0)  # ends without sending anything
+    def exits() -> Iterator[int]:
+        yield 1
+        os._exit(0)  # ends without the end mark
 
-    for function in (fails, dies):
-        child = Forked.start(function)
+    for produce in (fails, exits):
+        child = ForkedStream.start(produce)
         assert child is not None
-        assert child.result() is None
+        assert list(child.items()) == [1]
+        assert not child.complete and child.died and child.signal is None
 
 
 def test_cancel_stops_the_child() -> None:
-    child = Forked.start(lambda: threading.Event().wait(60))
+    def waits() -> Iterator[bool]:
+        yield threading.Event().wait(60)
+
+    child = ForkedStream.start(waits)
     assert child is not None
+    pid = child._pid
     child.cancel()
     with pytest.raises(ChildProcessError):
-        os.waitpid(child._pid, os.WNOHANG)  # reaped: no such child any more
+        os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
 
 
 def test_no_fork_while_another_thread_runs() -> None:
@@ -51,17 +58,20 @@ def test_no_fork_while_another_thread_runs() -> None:
     thread = threading.Thread(target=release.wait)
     thread.start()
     try:
-        assert Forked.start(lambda: 1) is None
+        assert ForkedStream.start(lambda: iter([1])) is None
+        assert ForkedStream.start(lambda: iter([1]), isolate=True) is None
     finally:
         release.set()
         thread.join()
-    child = Forked.start(lambda: 1)
-    assert child is not None and child.result() == 1
+    child = ForkedStream.start(lambda: iter([1]))
+    assert child is not None and list(child.items()) == [1]
 
 
-def test_no_fork_on_one_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_one_processor_only_to_isolate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "processors", lambda: 1)
-    assert Forked.start(lambda: 1) is None
+    assert ForkedStream.start(lambda: iter([1])) is None
+    child = ForkedStream.start(lambda: iter([1]), isolate=True)
+    assert child is not None and list(child.items()) == [1] and child.complete
 
 
 def test_stream_items_arrive_in_order_and_complete() -> None:

@@ -1,15 +1,16 @@
-"""Work handed to a forked copy of this process, for the second core of a big run.
+"""Work handed to a forked copy of this process: for the second core of a big run, or to keep
+this process safe from a parser that crashes or stalls on evidence (`isolate`).
 
 A forked child starts with the parent's memory as it is (the records already read, the modules
-already imported) and needs no start-up of its own: it computes one function, sends the pickled
-result over a pipe and ends with `os._exit` (no exit handlers, no flushing of the parent's
-buffers). Only forks when that is safe and useful: `fork` exists, at least two processors are
-usable, and no other thread is alive (a fork copies only the calling thread; a lock another
-thread held would stay locked in the child; the monitor runs threads). The result is our own
-pickle, made by our own code in the child, never data read from evidence.
+already imported) and needs no start-up of its own: it sends the pickled items of a generator
+over a pipe, one frame each, and ends with `os._exit` (no exit handlers, no flushing of the
+parent's buffers). Only forks when that is safe and useful: `fork` exists, no other thread is
+alive (a fork copies only the calling thread; a lock another thread held would stay locked in
+the child; the monitor runs threads) and, for speed, at least two processors are usable. The
+items are our own pickles, made by our own code in the child, never data read from evidence.
 
-Whoever uses it gets None when the child failed, died or sent something unreadable, and then
-does the work itself: the result never depends on whether a child helped.
+Whoever uses it is told when the child failed, died, stalled or sent something unreadable, and
+then does the rest of the work itself: the result never depends on whether a child helped.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Generic, TypeVar
 
-R = TypeVar("R")
 T = TypeVar("T")
 
 
@@ -73,56 +73,6 @@ def _fork(work: Callable[[BinaryIO], None], isolate: bool = False) -> tuple[int,
             os._exit(status)
     os.close(write)
     return pid, read
-
-
-def _stop(pid: int, pipe: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(pipe)
-    except OSError:
-        pass
-
-
-class Forked(Generic[R]):
-    """`function()` computed in a forked child while this process goes on."""
-
-    def __init__(self, pid: int, pipe: int) -> None:
-        self._pid, self._pipe = pid, pipe
-
-    @classmethod
-    def start(cls, function: Callable[[], R]) -> Forked[R] | None:
-        """The child computing `function()`, or None when no child may or can be started."""
-
-        def send(pipe: BinaryIO) -> None:
-            pipe.write(pickle.dumps(function(), protocol=pickle.HIGHEST_PROTOCOL))
-
-        started = _fork(send)
-        return None if started is None else cls(*started)
-
-    def result(self) -> R | None:
-        """The child's result (waiting for it), or None when it failed."""
-        data = b""
-        try:
-            with os.fdopen(self._pipe, "rb") as pipe:
-                data = pipe.read()
-        except OSError:
-            pass
-        try:
-            _, status = os.waitpid(self._pid, 0)
-        except OSError:
-            return None
-        if status != 0 or not data:
-            return None
-        try:
-            value: R = pickle.loads(data)  # noqa: S301  # allowed: bytes our own forked child pickled, never evidence
-        except Exception:  # whatever it was, the caller does the work itself
-            return None
-        return value
-
-    def cancel(self) -> None:
-        """The child stopped, its result not wanted (after an error in this process)."""
-        _stop(self._pid, self._pipe)
 
 
 class ForkedStream(Generic[T]):
