@@ -297,16 +297,7 @@ def test_a_compressed_file_is_searched_by_a_helper_as_by_one_process(
 def test_a_compressed_files_helper_that_dies_midway_is_read_on_here(
     data: bytes, blocks: int, dies: bool
 ) -> None:
-    original = syslog_reader.scan_inflated
-
-    def stops(*args: Any) -> Iterator[object]:
-        for count, sent in enumerate(original(*args)):
-            if count == blocks:
-                if dies:
-                    os._exit(9)
-                raise OSError("the helper failed")
-            yield sent
-
+    stops = _stopping(syslog_reader.scan_inflated, blocks, dies)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(syslog_reader, "scan_inflated", stops)
         found, _ = _read_with_helper(data, 16, 60, 0.5, gzip.compress)
@@ -323,6 +314,22 @@ def test_two_processes_read_as_one(data: bytes, block: int, max_line: int, share
     found, spy = _read_with_helper(data, block, max_line, share)
     assert found == reference(data, block, max_line)
     assert spy.results == ([True] if spy.results else [])  # no fallback was needed
+
+
+def _stopping(
+    scan: Callable[..., Iterator[object]], blocks: int, dies: bool
+) -> Callable[..., Iterator[object]]:
+    """`scan`, in a helper that sends `blocks` blocks and then dies (or fails)."""
+
+    def stops(*args: Any) -> Iterator[object]:
+        for count, sent in enumerate(scan(*args)):
+            if count == blocks:
+                if dies:
+                    os._exit(9)
+                raise OSError("the helper failed")
+            yield sent
+
+    return stops
 
 
 def _broken_helper(*args: object) -> Iterator[object]:
@@ -347,16 +354,7 @@ def test_a_helper_that_dies_midway_is_read_on_from_its_last_block(
 ) -> None:
     """The helper sends `blocks` blocks and then dies (or fails): this process reads on from
     where the last block left the helper's reading, with the same events and issues."""
-    original = syslog_reader.scan_tail
-
-    def stops(*args: Any) -> Iterator[object]:
-        for count, sent in enumerate(original(*args)):
-            if count == blocks:
-                if dies:
-                    os._exit(9)
-                raise OSError("the helper failed")
-            yield sent
-
+    stops = _stopping(syslog_reader.scan_tail, blocks, dies)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(syslog_reader, "scan_tail", stops)
         found, spy = _read_with_helper(data, 16, 60, 0.9)
