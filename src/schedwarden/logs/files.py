@@ -8,6 +8,7 @@ Nothing here interprets content beyond the first bytes that tell an EVTX file fr
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import lzma
 import os
 import time
@@ -30,7 +31,33 @@ INFLATING = (igzip.IGzipFile, bz2.BZ2File, lzma.LZMAFile)  # the streams `open_l
 def evidence(
     path: str, host: str = "", line: int | None = None, offset: int | None = None
 ) -> Evidence:
-    return Evidence(SourceKind.FILE, host, path, (), line, offset)  # positional: once per event
+    """The evidence of a log line or record: once per event, millions of times in a big hunt.
+    Built through the slots' own setters, which a frozen dataclass's `__init__` reaches through
+    `object.__setattr__` (0.9 µs against 1.8 µs, a third of a syslog line's parsing), while the
+    model has the fields this expects; else as any Evidence is."""
+    if not _FAST_EVIDENCE:
+        return Evidence(SourceKind.FILE, host, path, (), line, offset)
+    made: Evidence = _new(Evidence)
+    _kind(made, SourceKind.FILE)
+    _host(made, host)
+    _path(made, path)
+    _related(made, ())
+    _line(made, line)
+    _offset(made, offset)
+    for unset in _UNSET:  # the file facts a log event does not have
+        unset(made, None)
+    return made
+
+
+_EVIDENCE_FIELDS = ("source_kind", "host", "path", "related", "line", "offset")
+_FAST_EVIDENCE = tuple(f.name for f in dataclasses.fields(Evidence))[
+    :6
+] == _EVIDENCE_FIELDS and all(f.default is None for f in dataclasses.fields(Evidence)[6:])
+_new = object.__new__
+_kind, _host, _path, _related, _line, _offset = (
+    getattr(Evidence, name).__set__ for name in _EVIDENCE_FIELDS
+)
+_UNSET = tuple(getattr(Evidence, f.name).__set__ for f in dataclasses.fields(Evidence)[6:])
 
 
 def issue(
