@@ -349,3 +349,50 @@ def test_the_stall_limit_grows_with_the_file(tmp_path: Path) -> None:
     assert reader.stall_limit(str(small), 60.0) == 60.0 * reader.STALL_FACTOR + reader.STALL_GRACE
     assert reader.stall_limit(str(big), 1.0) == 3.0 * reader.STALL_FACTOR + reader.STALL_GRACE
     assert reader.stall_limit(str(tmp_path / "gone"), 0.0) == reader.STALL_GRACE
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_parser_stalled_inside_one_call_costs_its_file_in_a_hunt(
+    evtx_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end through `read_logs`: the EVTX parser hangs inside one call on one file (in
+    the reading copy); that file is a LOG_TIME_BUDGET issue after its limit, the others are
+    read as without the hang."""
+    import time
+
+    from schedwarden.logs import evtx_reader
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    sources = sorted(evtx_folder.rglob("*.evtx"))[:6]
+    for number, path in enumerate(sources):
+        shutil.copyfile(path, folder / f"{number}.evtx")
+    hanging = str(folder / "3.evtx")
+    real = evtx_reader.evtx.PyEvtxParser
+    parent = os.getpid()
+
+    class Hangs:
+        def __init__(self, source: object) -> None:
+            self.parser = real(source)
+
+        def records_json(self) -> object:
+            if os.getpid() != parent and Hangs.path == hanging:
+                time.sleep(60)  # inside the parser: no budget check between records reaches it
+            return self.parser.records_json()
+
+        path = ""
+
+    def noted(path: str, budget: float) -> Iterator[JobEvent | Issue]:
+        Hangs.path = path
+        return real_read_file(path, budget)
+
+    real_read_file = reader.read_file
+    monkeypatch.setattr(reader, "read_file", noted)
+    monkeypatch.setattr(evtx_reader.evtx, "PyEvtxParser", Hangs)
+    monkeypatch.setattr(reader, "STALL_GRACE", 1.0)
+    started = time.monotonic()
+    events, issues = read_logs([str(folder)], budget=0.5)
+    assert time.monotonic() - started < 30
+    assert [(i.code, i.evidence.path) for i in issues] == [("LOG_TIME_BUDGET", hanging)]
+    expected, _ = _serial(*(folder / f"{n}.evtx" for n in (0, 1, 2, 4, 5)))
+    assert events == expected
