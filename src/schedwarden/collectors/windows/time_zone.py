@@ -47,6 +47,7 @@ from tzlocal.windows_tz import win_tz
 
 from ...sources import RootedSource, SourceError
 from .hive import HiveError, RegData, RegKey, open_hive, subkey
+from .winpath import resolve_folded
 
 SYSTEM_HIVE = "Windows/System32/config/SYSTEM"
 # A SYSTEM hive is tens of megabytes, rarely a few hundred; past this the zone is not worth it.
@@ -74,21 +75,15 @@ def windows_timezone(source: RootedSource) -> str | None:
 
 def find_folded(source: RootedSource, path: str) -> str | None:
     """The path in the source whose components match `path` ignoring case (an exact match wins),
-    as `winpath.CaseFolder.resolve` finds them for the collectors; None when any is missing."""
-    current = ""
-    for part in (p for p in path.split("/") if p):
+    as the collectors' `CaseFolder` finds them; None when any is missing or unreadable."""
+
+    def names(folder: str) -> list[str]:
         try:
-            names = source.list_dir(current or "/")
+            return source.list_dir(folder)
         except SourceError:
-            return None
-        if part not in names:
-            folded = part.casefold()
-            found = next((n for n in names if n.casefold() == folded), None)
-            if found is None:
-                return None
-            part = found
-        current = f"{current}/{part}"
-    return current or "/"
+            return []
+
+    return resolve_folded(path, names)
 
 
 def zone_of_system_hive(data: bytes) -> str | None:

@@ -9,7 +9,7 @@ the image back into the path Windows used (`C:\\Windows\\System32\\Tasks\\Foo`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ...model import Issue
 from ...sources import FileKind, SourceError
@@ -18,6 +18,23 @@ from ..base import CollectContext
 DRIVE = "C:"
 MAX_DEPTH = 32
 MAX_FILES = 100_000
+
+
+def resolve_folded(path: str, names: Callable[[str], list[str]]) -> str | None:
+    """The path whose components match `path` ignoring case (an exact match wins), `names`
+    listing each folder; None when a component is missing."""
+    current = ""
+    for part in (p for p in path.split("/") if p):
+        listed = names(current or "/")
+        if part in listed:
+            match: str | None = part
+        else:
+            folded = part.casefold()
+            match = next((n for n in listed if n.casefold() == folded), None)
+        if match is None:
+            return None
+        current = f"{current}/{match}"
+    return current or "/"
 
 
 class CaseFolder:
@@ -40,18 +57,7 @@ class CaseFolder:
 
     def resolve(self, path: str) -> str | None:
         """The image path whose components match `path` ignoring case (an exact match wins)."""
-        current = ""
-        for part in (p for p in path.split("/") if p):
-            names = self.names(current or "/")
-            if part in names:
-                match: str | None = part
-            else:
-                folded = part.casefold()
-                match = next((n for n in names if n.casefold() == folded), None)
-            if match is None:
-                return None
-            current = f"{current}/{match}"
-        return current or "/"
+        return resolve_folded(path, self.names)
 
     def files(self, folder: str, deepest: int = MAX_DEPTH) -> Iterator[str]:
         """Regular files under `folder`, breadth first, sorted, to a bounded depth and count.
