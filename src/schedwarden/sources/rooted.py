@@ -194,6 +194,12 @@ class RootedSource:
 
     def _image_windows_timezone(self) -> str | None:
         """The zone of a Windows installation under the root (its SYSTEM hive), else None."""
+        try:
+            top = self.list_dir("/")
+        except (NotFound, EvidenceError):
+            return None
+        if not any(name.casefold() == "windows" for name in top):
+            return None  # not a Windows image: the hive code is not even loaded
         # Imported here, not at the top: the hive parser belongs to the Windows collectors, a
         # higher layer that itself imports this package (a top-level import would be a cycle);
         # sources/ stays importable alone, and regipy and the zone table are loaded only when an
