@@ -58,7 +58,7 @@ def builtin_log_pack() -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
     now, else converted here, through pySigma."""
     folder = resources.files("schedwarden").joinpath(*FOLDER)
     with resources.as_file(folder) as path:
-        sources = sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml"))
+        sources = _rule_files(path)
         shipped = _shipped(path / COMPILED, _digest(sources))
         return shipped if shipped is not None else compile_pack(path, sources)
 
@@ -122,6 +122,10 @@ COMPILED = "compiled.json"
 COMPILED_SCHEMA = "schedwarden.log-pack/1"
 
 
+def _rule_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+
+
 def _digest(sources: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     for source in sources:
@@ -148,7 +152,7 @@ def _shipped(path: Path, digest: str) -> tuple[tuple[BuiltinLogRule, ...], tuple
 
 def pack_document(folder: Path) -> dict[str, object]:
     """What `compiled.json` holds for the rule files in `folder`."""
-    sources = sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+    sources = _rule_files(folder)
     rules, problems = compile_pack(folder, sources)
     return {
         "schema": COMPILED_SCHEMA,
