@@ -25,7 +25,15 @@ import evtx
 
 from ..collectors.windows.definition import split_arguments
 from ..model import ExecAction, Issue, JobEvent, ScheduledJob
-from .evtx_guard import check_depth, cut_link_cycles, failed_record_offset, record_offset
+from .evtx_guard import (
+    CHUNK_SIZE,
+    HEADER_SIZE,
+    check_depth,
+    cut_link_cycles,
+    failed_record_offset,
+    record_offset,
+)
+from .evtx_select import ChosenFile, RecordChooser
 from .files import evidence, issue
 from .line_search import holds_any
 from .task_content import task_from_content
@@ -35,8 +43,6 @@ TASK_OPERATIONAL = "Microsoft-Windows-TaskScheduler/Operational"
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 MAX_COMPRESSED_EVTX = 1 << 30
 IN_MEMORY = 64 << 20  # files up to this size are read into memory once (most are 1 to 20 MiB)
-CHUNK_SIZE = 65536
-HEADER_SIZE = 4096
 
 SECURITY_TASK_ACTIONS = {
     4698: "registered",
@@ -91,7 +97,15 @@ KEYWORDS: Mapping[int, tuple[tuple[str, ...], tuple[str, ...] | re.Pattern[str]]
 }
 _XML_FIELDS = frozenset({"TaskContent", "TaskContentNew"})
 WANTED = frozenset({*SECURITY_TASK_ACTIONS, *OPERATIONAL_ACTIONS, *KEYWORDS})
-_EVENT_ID = re.compile(r'"EventID":(?:\{[^{}]*"#text":)?"?(\d+)')
+_SEARCHED = {id: words for id, (_, words) in KEYWORDS.items() if isinstance(words, tuple)}
+# Records of other ids are not rendered at all; of these, only those holding one of the words
+CHOOSER = RecordChooser(
+    always=WANTED - _SEARCHED.keys(),
+    searched=_SEARCHED.keys(),
+    words={json.loads(f'"{word}"') for words in _SEARCHED.values() for word in words},
+)
+# the id alone, or the text of an EventID with attributes (Qualifiers, in System logs)
+_EVENT_ID = re.compile(r'"EventID":(?:\{(?:[^{}]|\{[^{}]*\})*"#text":)?"?(\d+)')
 _TASKS_FOLDER = re.compile(r"\\(?:system32|syswow64)?\\?tasks\\(.+)$", re.IGNORECASE)
 _TREE = re.compile(r"\\TaskCache\\Tree(\\.*?)(?:\\(SD|Index|Id))?$", re.IGNORECASE)
 
@@ -100,7 +114,7 @@ def read_evtx(
     path: str, stream: BinaryIO, compressed: bool, budget: float
 ) -> Iterator[JobEvent | Issue]:
     """Every task event of one EVTX file, then Issues for what could not be read."""
-    source: BinaryIO = stream
+    data: bytes | None = None
     if compressed:
         data = stream.read(MAX_COMPRESSED_EVTX + 1)
         if len(data) > MAX_COMPRESSED_EVTX:
@@ -110,9 +124,17 @@ def read_evtx(
                 path,
             )
             return
-        source = io.BytesIO(data)
     elif _size(stream) <= IN_MEMORY:  # read once: the checks below and the parser read it all
-        source = io.BytesIO(stream.read())
+        data = stream.read()
+    source: BinaryIO = stream if data is None else io.BytesIO(data)
+    # What the parser reads: records no analytic needs are skipped unrendered (`evtx_select`).
+    # `source`, as the file has it, locates records for Issues.
+    parsed: BinaryIO = source
+    chosen = ChosenFile(b"", {}, None)
+    if data is not None:
+        chosen = CHOOSER.choose_in_file(data)
+        if chosen.data is not data:
+            parsed = io.BytesIO(chosen.data)
     truncated = _truncation(source)
     if truncated is not None:
         yield truncated_issue(path, *truncated)
@@ -128,10 +150,10 @@ def read_evtx(
     source.seek(0)
     if not chunks and size > HEADER_SIZE:
         yield issue("LOG_CORRUPT", "EVTX file with no readable chunk", path, offset=HEADER_SIZE)
-    source, cycles = cut_link_cycles(path, source)  # L03: the parser would loop on them
+    parsed, cycles = cut_link_cycles(path, parsed)  # L03: the parser would loop on them
     yield from cycles
     try:
-        parser = evtx.PyEvtxParser(source)
+        parser = evtx.PyEvtxParser(parsed)
     except (OSError, RuntimeError, ValueError) as error:
         yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
         return
@@ -158,7 +180,7 @@ def read_evtx(
                 "LOG_CORRUPT",
                 f"EVTX record or chunk skipped: {error}",
                 path,
-                offset=_chunk_offset(str(error), chunks)
+                offset=_chunk_offset(str(error), chunks, chosen.numbers)
                 or failed_record_offset(source, str(error), chunks)
                 # an error that names no record (a record size of 0): the one after the last
                 or (None if following is None else record_offset(source, chunks, following)),
@@ -169,7 +191,8 @@ def read_evtx(
             return
         if not isinstance(record, dict):
             continue
-        following = int(record["event_record_id"]) + 1
+        record_id = int(record["event_record_id"])
+        following = chosen.spans.get(record_id, record_id) + 1  # after the records it covers now
         text = str(record["data"])
         match = _EVENT_ID.search(text)
         if match is None:
@@ -308,11 +331,17 @@ def _chunk_offsets(stream: BinaryIO) -> tuple[dict[int, int], list[int]]:
     return offsets, bad
 
 
-def _chunk_offset(message: str, chunks: Mapping[int, int]) -> int | None:
-    """The offset of the chunk an error of the parser names by its record ids."""
+def _chunk_offset(message: str, chunks: Mapping[int, int], numbers: list[int] | None) -> int | None:
+    """The offset of the chunk an error of the parser names by its number (of the chunks it
+    read: `numbers` gives each one's number in the file) or by its record ids."""
     number = re.search(r"chunk number (\d+)", message)
     if number is not None:
-        return HEADER_SIZE + int(number.group(1)) * CHUNK_SIZE
+        read = int(number.group(1))
+        if numbers is not None:
+            if read >= len(numbers):
+                return None
+            read = numbers[read]
+        return HEADER_SIZE + read * CHUNK_SIZE
     match = re.search(r"record IDs (\d+)", message)
     return None if match is None else chunks.get(int(match.group(1)))
 

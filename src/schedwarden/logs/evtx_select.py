@@ -1,0 +1,412 @@
+"""Which records of an EVTX chunk the parser has to render, chosen from the binary records before
+anything is rendered, and a view of the chunk in which the parser skips the others.
+
+Most records of a real Security or Sysmon log are of no use to a task hunt (about 94% of the
+replicated benchmark corpus: process creations without `schtasks`, share accesses other than
+`atsvc`, logons...). The `evtx` binding renders every record to JSON, and that rendering, with
+the Python loop over its output, was most of the cost of a hunt. It cannot be told which records
+to skip, so the chunk it reads is changed instead: each record to render has its size stretched
+over the records to skip that follow it (and the chunk's first record, if it is to be skipped,
+over those after it). The parser steps from record to record by their sizes and stops reading a
+record at its end-of-fragment token, so it renders the kept records exactly as before and never
+sees the others. Template definitions and names are found by their chunk offsets, which do not
+move: a kept record whose template is defined inside a skipped one renders the same. The tests
+hold the rendered records equal to a full parse's, record for record, over the whole corpus.
+
+A record is kept (rendered) unless it is certain that the reader would drop it:
+
+- Its event id is read where its template says (the substitution inside `System/EventID`, or the
+  template's literal text). A record whose event id cannot be read for any reason (no template
+  instance, a template this reader does not understand, a value that is not a 16-bit number, an
+  offset out of bounds) is kept.
+- An id the reader takes only with a keyword (`schtasks` in a process creation, `atsvc` in a
+  share access...) is kept when one of the words appears anywhere in the record's bytes, as
+  UTF-16LE or single-byte text, in any ASCII case (and with the characters Python lowercases to
+  an ASCII letter), or anywhere in its template: a superset of the reader's own test, which looks
+  in some fields of the rendered text.
+
+Reference: the EVTX and BinXML format of libyal's libevtx documentation ("Windows XML Event Log
+(EVTX)"), and the `evtx` crate's deserializer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import struct
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from .evtx_guard import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORD_MAGIC
+from .line_search import keyword_ends
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer as Buffer
+else:
+    Buffer = bytes
+
+CHUNK_HEADER = 512
+_ZEROS = bytes(CHUNK_SIZE)
+# a record's magic, size, id, written time, then its BinXML: a fragment header's token and
+# version, a template instance's token, a byte, the template's id and definition offset
+_RECORD_START = struct.Struct("<IIQ8xB3xB5xI")
+_RECORD_MIN = 28  # the header and the size's copy at the end
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_UINT16 = 0x06  # BinXML value type of an event id
+_MAX_TOKENS = 4096  # a template longer than this is not understood: its records are kept
+_MAX_INDEX = 1024  # nor one whose event id comes after this many values
+
+# BinXML tokens (the 0x40 bit: "more data", an element with attributes or a value that follows)
+_OPEN, _CLOSE_START, _CLOSE_EMPTY, _END_ELEMENT = 0x01, 0x02, 0x03, 0x04
+_VALUE, _ATTRIBUTE, _CDATA, _CHAR_REF, _ENTITY_REF = 0x05, 0x06, 0x07, 0x08, 0x09
+_PI_TARGET, _PI_DATA, _TEMPLATE = 0x0A, 0x0B, 0x0C
+_SUBSTITUTION, _OPTIONAL_SUBSTITUTION, _FRAGMENT = 0x0D, 0x0E, 0x0F
+_STRING = 0x01  # value type of a literal text
+
+
+class _NotUnderstood(Exception):
+    """A template this module does not read to the end: its records are kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """Where a template's records have their event id: written in the template (`literal`),
+    or in the substitution value that `reader` reads the descriptor of; neither when unknown."""
+
+    literal: int | None = None
+    reader: struct.Struct | None = None
+
+
+@cache
+def _reader(index: int) -> struct.Struct:
+    """Reads the number of values of a template instance, the sizes of its first `index`
+    values, then the size and type of value `index` (each descriptor: size, type, a pad)."""
+    return struct.Struct("<I" + "H2x" * index + "HB")
+
+
+_UNKNOWN = _Template()  # no event id read: the records are kept
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """A chunk as the parser should read it, and what was left out."""
+
+    chunk: Buffer  # the chunk with kept records stretched over skipped ones (or as it was)
+    skipped: int  # how many records the parser will not see
+    # kept record id -> id of the last record its size now covers, for each stretched record
+    spans: dict[int, int]
+    needed: bool  # whether the parser has to read the chunk at all
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenFile:
+    """An EVTX file as the parser should read it."""
+
+    data: Buffer  # the file itself when nothing is skipped
+    spans: dict[int, int]  # as in `Chosen`, of every chunk
+    # the chunk number in the file of each chunk of `data`; None when they are the file's
+    numbers: list[int] | None
+
+
+class RecordChooser:
+    """Chooses the records of chunks: those of `always` ids, those of `searched` ids that hold
+    one of `words` (lowercase ASCII), and every record whose id cannot be read."""
+
+    def __init__(self, always: Collection[int], searched: Collection[int], words: Iterable[str]):
+        self.always = frozenset(always)
+        self.searched = frozenset(searched)
+        self.words = _encodings(tuple(sorted(word for word in words if word)))
+
+    def choose_in_file(self, data: bytes) -> ChosenFile:
+        """The file `data` as the parser should read it: its header, then its chunks in order
+        without those the parser need not read, each with its records chosen. Parts that are
+        not chunks (unused or unreadable) stay, but for the unused space at the end."""
+        view = memoryview(data)
+        parts: list[Buffer] = [view[:HEADER_SIZE]]
+        numbers: list[int] = []
+        spans: dict[int, int] = {}
+        changed = False
+        for number, position in enumerate(range(HEADER_SIZE, len(data), CHUNK_SIZE)):
+            chunk = view[position : position + CHUNK_SIZE]
+            if data.startswith(CHUNK_MAGIC, position) and len(chunk) >= CHUNK_HEADER:
+                chosen = self.choose(chunk)
+                changed = changed or bool(chosen.skipped) or not chosen.needed
+                if not chosen.needed:
+                    continue
+                chunk = memoryview(chosen.chunk)
+                spans.update(chosen.spans)
+            parts.append(chunk)
+            numbers.append(number)
+        if not changed:
+            return ChosenFile(data, {}, None)
+        # the parser passes over a chunk of zeros (unused space): those at the end are left out
+        while numbers:
+            start = HEADER_SIZE + numbers[-1] * CHUNK_SIZE
+            if not data.startswith(_ZEROS[: min(CHUNK_SIZE, len(data) - start)], start):
+                break
+            parts.pop()
+            numbers.pop()
+        return ChosenFile(b"".join(parts), spans, numbers)
+
+    def choose(self, chunk: Buffer) -> Chosen:
+        """The chunk with the records no reader needs skipped; unchanged when every record is
+        needed. Records are walked from the chunk's first on, up to one the parser would fail
+        on, which is left where it is with all after it (and the chunk is then needed)."""
+        chunk = memoryview(chunk)
+        free = min(_U32.unpack_from(chunk, 48)[0], len(chunk)) if len(chunk) >= 52 else 0
+        marked = _Marked(chunk, free, self.words)
+        always, searched = self.always, self.searched
+        records: list[tuple[int, int, int, bool]] = []  # offset, size, id, needed
+        position = CHUNK_HEADER
+        while position + _RECORD_START.size <= free:
+            magic, size, record_id, fragment, token, definition = _RECORD_START.unpack_from(
+                chunk, position
+            )
+            if magic != RECORD_MAGIC or size < _RECORD_MIN or position + size > free:
+                break
+            end = position + size
+            event_id = None
+            if fragment == _FRAGMENT and token == _TEMPLATE:
+                event_id = _event_id(chunk, position, end, definition, marked)
+            needed = (
+                event_id is None
+                or event_id in always
+                or (
+                    event_id in searched
+                    and (marked.holds_word(position, end) or marked.worded(definition))
+                )
+            )
+            records.append((position, size, record_id, needed))
+            position = end
+        walked = position == free  # every record read, none the parser would fail on
+        if walked and not any(record[3] for record in records):
+            return Chosen(chunk, len(records), {}, needed=False)
+        return _stretch(chunk, records)
+
+
+class _Marked:
+    """A chunk's templates (definition offset -> where the event id is) and where the keywords
+    of its records end, looked up by the records of one `choose`."""
+
+    def __init__(self, chunk: memoryview, free: int, words: tuple[bytes, ...]):
+        self.chunk, self.free, self.words = chunk, free, words
+        self.templates: dict[int, _Template] = {}
+        self.words_in_templates: dict[int, bool] = {}
+        self.ends: list[int] | None = None  # the keywords of the records, found when first asked
+
+    def worded(self, definition: int) -> bool:
+        """Whether a keyword appears in the template defined at `definition` (its text could
+        show in a record's rendering); True when its size cannot be read."""
+        found = self.words_in_templates.get(definition)
+        if found is None:
+            try:
+                (size,) = _U32.unpack_from(self.chunk, definition + 20)
+            except struct.error:
+                found = True
+            else:
+                body = definition + 24
+                found = body + size > len(self.chunk) or self.holds_word(body, body + size)
+            self.words_in_templates[definition] = found
+        return found
+
+    def holds_word(self, low: int, high: int) -> bool:
+        """Whether a keyword lies within `chunk[low:high]` (it ends after `low`, by `high`)."""
+        if low < CHUNK_HEADER or high > self.free:
+            return bool(keyword_ends(self.chunk, self.words, low, high))
+        if self.ends is None:
+            self.ends = keyword_ends(self.chunk, self.words, CHUNK_HEADER, self.free)
+        first = bisect.bisect_right(self.ends, low)
+        return first < len(self.ends) and self.ends[first] <= high
+
+
+def _stretch(chunk: memoryview, records: list[tuple[int, int, int, bool]]) -> Chosen:
+    """`chunk` with each kept record's size covering the skipped records after it; the first
+    record is kept, where the parser starts."""
+    spans: dict[int, int] = {}
+    patched: bytearray | None = None
+    skipped = 0
+    keeper = 0  # index of the last kept record
+    for index, (_, _, record_id, needed) in enumerate(records):
+        if needed or index == 0:
+            keeper = index
+            continue
+        skipped += 1
+        if index + 1 < len(records) and not records[index + 1][3]:
+            continue  # the run of skipped records goes on
+        if patched is None:
+            patched = bytearray(chunk)
+        offset, _, kept_id, _ = records[keeper]
+        end = records[index][0] + records[index][1]
+        _U32.pack_into(patched, offset + 4, end - offset)
+        spans[kept_id] = record_id
+    return Chosen(chunk if patched is None else patched, skipped, spans, needed=True)
+
+
+def _event_id(
+    chunk: memoryview, position: int, end: int, definition: int, marked: _Marked
+) -> int | None:
+    """The event id of the record at `position` (a template instance of the template defined
+    at chunk offset `definition`), or None when it cannot be read for sure."""
+    values = position + _RECORD_START.size
+    try:
+        if definition == values:  # defined here: next offset, GUID, size, then the body
+            values += 24 + _U32.unpack_from(chunk, values + 20)[0]
+        template = marked.templates.get(definition)
+        if template is None:
+            template = marked.templates[definition] = _read_template(marked, definition)
+        if template.literal is not None:
+            return template.literal
+        if template.reader is None:
+            return None
+        # the number of values, the sizes of those before the event id, its size and type
+        count, *sizes, value_size, value_type = template.reader.unpack_from(chunk, values)
+        if len(sizes) >= count or value_type != _UINT16 or value_size != 2:
+            return None
+        offset = values + 4 + 4 * count + sum(sizes)
+        if offset + 2 > end:
+            return None
+        return int(_U16.unpack_from(chunk, offset)[0])
+    except struct.error:
+        return None
+
+
+def _read_template(marked: _Marked, definition: int) -> _Template:
+    """Where the template defined at chunk offset `definition` keeps the event id."""
+    chunk = marked.chunk
+    try:
+        (body_size,) = _U32.unpack_from(chunk, definition + 20)
+        body = definition + 24
+        if body + body_size > len(chunk):
+            return _UNKNOWN
+        return _walk(chunk, body, body + body_size)
+    except (_NotUnderstood, IndexError, struct.error, ValueError):
+        return _UNKNOWN
+
+
+_SYSTEM = "System".encode("utf-16-le")
+_EVENT_ID = "EventID".encode("utf-16-le")
+
+
+def _walk(chunk: memoryview, position: int, end: int) -> _Template:
+    """Where `System/EventID` of a template body gets its text: one substitution, or literal
+    text. The walk ends with that element."""
+    names: list[memoryview] = []
+    in_attribute = False
+    substitution: int | None = None
+    literal: int | None = None
+    for _ in range(_MAX_TOKENS):
+        if position >= end:
+            break
+        token = chunk[position]
+        kind = token & 0x0F if token & 0xB0 == 0 else -1
+        position += 1
+        # in the text of System/EventID (not in one of its attributes)
+        inside = not in_attribute and _is_event_id(names)
+        if kind == _OPEN:
+            position += 6  # dependency id, data size
+            name, position = _name(chunk, position)
+            names.append(name)
+            if token & 0x40:
+                position += 4  # attribute list size
+            in_attribute = False
+        elif kind in (_CLOSE_START, _CLOSE_EMPTY, _END_ELEMENT):
+            in_attribute = False
+            if kind == _CLOSE_START:
+                continue
+            if not names:
+                break
+            if _is_event_id(names):
+                # one substitution or one text (none, or two parts: not sure what is shown)
+                if literal is not None and substitution is None:
+                    return _Template(literal=literal)
+                if substitution is not None and literal is None and substitution < _MAX_INDEX:
+                    return _Template(reader=_reader(substitution))
+                break
+            names.pop()
+        elif kind == _VALUE:
+            if chunk[position] != _STRING:
+                break
+            (length,) = _U16.unpack_from(chunk, position + 1)
+            text = chunk[position + 3 : position + 3 + 2 * length]
+            position += 3 + 2 * length
+            if inside:
+                if literal is not None or substitution is not None:
+                    break
+                literal = int(str(text, "utf-16-le").strip())
+        elif kind == _ATTRIBUTE:
+            position = _skip_name(chunk, position)
+            in_attribute = True
+        elif kind in (_CDATA, _PI_DATA):
+            position += 2 + 2 * _U16.unpack_from(chunk, position)[0]
+        elif kind == _CHAR_REF:
+            position += 2
+        elif kind in (_ENTITY_REF, _PI_TARGET):
+            position = _skip_name(chunk, position)
+        elif kind in (_SUBSTITUTION, _OPTIONAL_SUBSTITUTION):
+            (index,) = _U16.unpack_from(chunk, position)
+            position += 3
+            if inside:
+                if literal is not None or substitution is not None:
+                    break
+                substitution = index
+        elif kind == _FRAGMENT:
+            position += 3
+        else:  # the end, a template instance inside a template, or no token at all
+            break
+    raise _NotUnderstood
+
+
+def _is_event_id(names: list[memoryview]) -> bool:
+    return len(names) >= 2 and names[-1] == _EVENT_ID and names[-2] == _SYSTEM
+
+
+def _name(chunk: memoryview, position: int) -> tuple[memoryview, int]:
+    """The element name (UTF-16LE) referenced at `position`, and the position after the
+    reference (and after the name itself when it is written right there)."""
+    (offset,) = _U32.unpack_from(chunk, position)
+    (length,) = _U16.unpack_from(chunk, offset + 6)
+    text = chunk[offset + 8 : offset + 8 + 2 * length]
+    if len(text) != 2 * length:
+        raise _NotUnderstood
+    return text, _skip_name(chunk, position)
+
+
+def _skip_name(chunk: memoryview, position: int) -> int:
+    """The position after a name reference, and after the name when it follows (next offset,
+    hash, length, text, NUL)."""
+    (offset,) = _U32.unpack_from(chunk, position)
+    position += 4
+    if offset == position:
+        position += 10 + 2 * _U16.unpack_from(chunk, offset + 6)[0]
+    return position
+
+
+@cache
+def _encodings(words: tuple[str, ...]) -> tuple[bytes, ...]:
+    """Each word (lowercase ASCII) as UTF-16LE and as single-byte text, matched in any ASCII
+    case; and every form with a character that Python lowercases to one of its letters."""
+    forms: set[bytes] = set()
+    for word in words:
+        for spelling in _spellings(word):
+            forms.add(spelling.encode("utf-16-le"))
+            if spelling.isascii():
+                forms.add(spelling.encode("ascii"))
+    return tuple(sorted(forms))
+
+
+def _spellings(word: str) -> list[str]:
+    choices = [(letter, *FOLDING_TO.get(letter, ())) for letter in word[:-1]]
+    last = word[-1:]
+    choices.append((last, *FOLDING_TO.get(last, ()), *FOLDING_TO_FIRST.get(last, ())))
+    return ["".join(letters) for letters in itertools.product(*choices)]
+
+
+# Characters outside ASCII that Python lowercases to one ASCII letter (only the Kelvin sign), and
+# to several characters of which the first is an ASCII letter (only the dotted capital I, to "i"
+# and a combining dot: it can end a word, not be inside one). A test holds these to every code
+# point.
+FOLDING_TO = {"k": ("\u212a",)}
+FOLDING_TO_FIRST = {"i": ("\u0130",)}

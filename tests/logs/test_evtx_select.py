@@ -1,0 +1,213 @@
+"""The EVTX records chosen before rendering (`evtx_select`): the parser renders the chosen
+records exactly as a full parse does, every record the reader would keep is among them, and what
+cannot be read for sure is kept. Errors of the parser are still located in the file."""
+
+from __future__ import annotations
+
+import io
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import evtx
+import pytest
+
+from schedwarden.logs import evtx_reader
+from schedwarden.logs.evtx_reader import _EVENT_ID, CHOOSER, KEYWORDS, WANTED, _mentions
+from schedwarden.logs.evtx_select import FOLDING_TO, FOLDING_TO_FIRST, ChosenFile, RecordChooser
+from schedwarden.logs.reader import read_logs
+from tests.conftest import CORPUS, corpus_path
+
+HEADER, CHUNK = 4096, 65536
+EVTX_FILES = sorted((CORPUS / "windows" / "evtx").rglob("*.evtx"))
+
+
+def _records(data: bytes) -> dict[int, str]:
+    """Record id -> JSON text of every record the parser renders from `data`."""
+    return {
+        int(r["event_record_id"]): str(r["data"])
+        for r in evtx.PyEvtxParser(io.BytesIO(data)).records_json()
+    }
+
+
+def _kept_by_reader(text: str) -> bool:
+    """The reader's own test on a rendered record (event id, then keywords)."""
+    match = _EVENT_ID.search(text)
+    if match is None or int(match.group(1)) not in WANTED:
+        return False
+    keywords = KEYWORDS.get(int(match.group(1)))
+    return keywords is None or _mentions(text, *keywords)
+
+
+@pytest.mark.parametrize("path", EVTX_FILES, ids=lambda p: p.name)
+def test_chosen_records_render_as_in_a_full_parse(path: Path) -> None:
+    data = path.read_bytes()
+    full = _records(data)
+    chosen = CHOOSER.choose_in_file(data)
+    rendered = _records(bytes(chosen.data))
+    assert all(full[number] == text for number, text in rendered.items())
+    assert {n for n, t in full.items() if _kept_by_reader(t)} == {
+        n for n, t in rendered.items() if _kept_by_reader(t)
+    }
+
+
+def test_most_records_of_the_corpus_are_not_rendered() -> None:
+    if not EVTX_FILES:
+        pytest.skip("shared corpus not available")
+    full = rendered = 0
+    for path in EVTX_FILES:
+        data = path.read_bytes()
+        full += len(_records(data))
+        rendered += len(_records(bytes(CHOOSER.choose_in_file(data).data)))
+    assert rendered < full / 5  # measured: 168 of 2,324
+
+
+def test_hunt_gives_the_same_events_and_issues_as_without_choosing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = corpus_path("windows", "evtx")
+    chosen = read_logs([str(folder)], processes=1)
+
+    class Everything(RecordChooser):
+        def choose_in_file(self, data: bytes) -> ChosenFile:
+            return ChosenFile(data, {}, None)
+
+    monkeypatch.setattr(evtx_reader, "CHOOSER", Everything((), (), ()))
+    assert read_logs([str(folder)], processes=1) == chosen
+
+
+def test_the_folding_tables_hold_every_code_point() -> None:
+    single: dict[str, set[str]] = {}
+    first: dict[str, set[str]] = {}
+    for code in range(0x80, sys.maxunicode + 1):
+        lower = chr(code).lower()
+        if lower[0].isascii() and lower[0].isalpha():
+            table = single if len(lower) == 1 else first
+            table.setdefault(lower[0], set()).add(chr(code))
+    assert single == {k: set(v) for k, v in FOLDING_TO.items()}
+    assert first == {k: set(v) for k, v in FOLDING_TO_FIRST.items()}
+
+
+def _donpapi() -> bytes:
+    return corpus_path(
+        "windows",
+        "evtx",
+        "task",
+        "hayabusa-sample-evtx",
+        "EVTX-to-MITRE-Attack",
+        "EVTX_full_APT_attack_steps",
+        "ID5145-4624-DonPAPI full extraction.evtx",
+    ).read_bytes()
+
+
+def _ids(texts: dict[int, str]) -> list[int]:
+    return [int(m.group(1)) for m in map(_EVENT_ID.search, texts.values()) if m is not None]
+
+
+def test_a_template_without_a_readable_event_id_keeps_its_records() -> None:
+    data = bytearray(_donpapi())
+    old, new = "EventID".encode("utf-16-le"), "EventIX".encode("utf-16-le")
+    assert old in data
+    data = bytearray(data.replace(old, new))  # every template: no System/EventID to read
+    assert len(_records(bytes(CHOOSER.choose_in_file(bytes(data)).data))) == len(
+        _records(bytes(data))
+    )
+
+
+def test_a_keyword_in_a_template_keeps_the_records_of_searched_ids() -> None:
+    data = _donpapi()
+    before = _ids(_records(bytes(CHOOSER.choose_in_file(data).data))).count(5145)
+    # the template's own text now holds "atsvc" (the word 5145 records are kept for)
+    old = "schemas.microsoft.com".encode("utf-16-le")
+    worded = data.replace(old, "atsvcas.microsoft.com".encode("utf-16-le"))
+    assert worded != data
+    kept = _ids(_records(bytes(CHOOSER.choose_in_file(worded).data))).count(5145)
+    assert kept == _ids(_records(worded)).count(5145) > before
+
+
+@pytest.mark.parametrize("spelling", ["ATSVC", "AtSvC"])
+def test_a_keyword_in_any_case_keeps_the_record(spelling: str) -> None:
+    data = _donpapi()
+    full = _records(data)
+    number = next(n for n, t in full.items() if '"RelativeTargetName":"' in t and "atsvc" not in t)
+    chooser = RecordChooser((), {5145}, {"winreg", "atsvc"})
+    assert number not in _records(bytes(chooser.choose_in_file(data).data))
+    target = full[number].split('"RelativeTargetName":"')[1].split('"')[0]
+    assert len(target) >= 5
+    renamed = data.replace(
+        target.encode("utf-16-le"), (spelling + target[5:]).encode("utf-16-le"), 1
+    )
+    assert number in _records(bytes(chooser.choose_in_file(renamed).data))
+
+
+def test_a_chunk_with_nothing_to_render_is_left_out_and_errors_keep_their_offset(
+    tmp_path: Path,
+) -> None:
+    source = corpus_path(
+        "windows",
+        "evtx",
+        "negative",
+        "EVTX-ATTACK-SAMPLES",
+        "Lateral Movement",
+        "LM_Remote_Service02_7045.evtx",
+    ).read_bytes()
+    chunk = source[HEADER : HEADER + CHUNK]
+    assert chunk.startswith(b"ElfChnk\x00")
+    # chunk 0: service installations only (nothing a task hunt reads); chunk 1: not a chunk
+    data = source[:HEADER] + chunk + b"garbage!" + chunk[8:]
+    chosen = CHOOSER.choose_in_file(data)
+    assert chosen.numbers == [1]  # the parser reads the second slot alone
+    path = tmp_path / "two.evtx"
+    path.write_bytes(data)
+    events, issues = read_logs([str(path)], processes=1)
+    assert not events
+    assert issues and {i.evidence.offset for i in issues} == {HEADER + CHUNK}
+
+
+def _chunk_records(data: bytes | bytearray, base: int) -> list[tuple[int, int, int]]:
+    """(file offset, size, id) of each record of the chunk at `base`."""
+    found, position = [], base + 512
+    (free,) = struct.unpack_from("<I", data, base + 48)
+    while position < base + free:
+        magic, size, number = struct.unpack_from("<IIQ", data, position)
+        if magic != 0x2A2A:
+            break
+        found.append((position, size, number))
+        position += size
+    return found
+
+
+def test_a_size_of_zero_after_skipped_records_is_located(tmp_path: Path) -> None:
+    data = bytearray(_donpapi())
+    records = _chunk_records(data, HEADER)
+    full = _records(bytes(data))
+    kept = {n for n, t in full.items() if _kept_by_reader(t)}
+    # a record after a run of records the reader drops, which the chooser skips
+    index = next(
+        i for i in range(3, len(records)) if all(records[j][2] not in kept for j in (i - 1, i - 2))
+    )
+    position = records[index][0]
+    data[position + 4 : position + 8] = bytes(4)  # L01: a record size of 0
+    path = tmp_path / "zero.evtx"
+    path.write_bytes(bytes(data))
+    _, issues = read_logs([str(path)], processes=1)
+    assert ("LOG_CORRUPT", position) in {(i.code, i.evidence.offset) for i in issues}
+
+
+def _flipped(data: bytes, seed: int) -> bytes:
+    import random
+
+    chooser_random = random.Random(seed)
+    damaged = bytearray(data)
+    for _ in range(64):
+        damaged[chooser_random.randrange(HEADER, len(damaged))] ^= 1 << chooser_random.randrange(8)
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_damaged_chunks_never_break_the_choice(seed: int) -> None:
+    data = _flipped(_donpapi()[: HEADER + 2 * CHUNK], seed)
+    chosen: Any = CHOOSER.choose_in_file(data)
+    assert isinstance(chosen, ChosenFile)
+    assert len(chosen.data) <= len(data)
