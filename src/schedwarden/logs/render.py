@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..forked import ForkedStream
 from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
-from ..outputs.json_text import dump_indented
+from ..outputs.json_text import IndentedTexts, Preformatted, dump_indented
 from ..outputs.serialize import plain
 from .report import HuntReport
 from .timeline import Timeline, timelines
@@ -50,12 +50,16 @@ def _event(event: JobEvent) -> dict[str, Any]:
     return data
 
 
-def hunt_document(report: HuntReport) -> dict[str, Any]:
+def hunt_document(
+    report: HuntReport, events: Iterator[dict[str, Any] | Preformatted] | None = None
+) -> dict[str, Any]:
+    """The JSON document of a hunt; its events as `events` gives them (by default mapped from
+    the report's, all at once)."""
     return {
         "schema": report.schema,
         "tool": plain(report.tool),
         "source": plain(report.source),
-        "events": [_event(e) for e in report.events],
+        "events": [_event(e) for e in report.events] if events is None else events,
         "findings": [plain(f) for f in report.findings],
         "issues": [plain(i) for i in report.issues],
         "summary": plain(report.summary()),
@@ -63,7 +67,50 @@ def hunt_document(report: HuntReport) -> dict[str, Any]:
 
 
 def write_hunt_json(report: HuntReport, stream: TextIO, *, color: bool = False) -> None:
-    dump_indented(hunt_document(report), stream)
+    """The JSON document, written as it is made. From JSON_FORKED_EVENTS events on, a forked
+    child makes the text of the last CHILD_SHARE of them meanwhile (as for JSONL)."""
+    events = report.events
+    split = (
+        int(len(events) * (1 - CHILD_SHARE)) if len(events) >= JSON_FORKED_EVENTS else len(events)
+    )
+    rest = (
+        ForkedStream.start(partial(_texts_made_first, events[split:]))
+        if split < len(events)
+        else None
+    )
+    try:
+        dump_indented(hunt_document(report, _events_then(events, split, rest)), stream)
+    finally:
+        if rest is not None:
+            rest.cancel()
+
+
+def _events_then(
+    events: Sequence[JobEvent], split: int, rest: ForkedStream[list[str]] | None
+) -> Iterator[dict[str, Any] | Preformatted]:
+    """The first `split` events mapped here, then the texts of the others as the child made
+    them; those it did not send (it failed) mapped here too."""
+    yield from map(_event, events[: split if rest is not None else len(events)])
+    if rest is None:
+        return
+    done = split
+    for texts in rest.items():
+        yield from map(Preformatted, texts)
+        done += len(texts)
+    if not rest.complete:
+        yield from map(_event, events[done:])
+
+
+def _texts_made_first(events: Sequence[JobEvent]) -> Iterator[list[str]]:
+    """In the child: the JSON text of each event as an item of the document's `events` (two
+    levels deep), WRITE_BATCH events at a time, all made before the first batch is sent (see
+    `_made_first`)."""
+    text = IndentedTexts(level=2)
+    batches = [
+        [text(_event(event)) for event in events[start : start + WRITE_BATCH]]
+        for start in range(0, len(events), WRITE_BATCH)
+    ]
+    yield from batches
 
 
 def _jsonl(stream: TextIO, obj: dict[str, Any]) -> None:
@@ -157,6 +204,7 @@ WRITE_BATCH = 4096
 # has to cross a pipe and be written by this process (measured: 1 GB syslog at 1% cron lines,
 # 132,780 events).
 FORKED_EVENTS = 20_000
+JSON_FORKED_EVENTS = 2_000  # the indented JSON of an event costs several times its JSONL line
 CHILD_SHARE = 0.45
 EVENT_FIELDS = ("time", "host", "action", "job_name", "evidence", "actor", "command", "extra")
 EVIDENCE_KEY = ("source_kind", "host", "path")  # what one file's evidence template depends on

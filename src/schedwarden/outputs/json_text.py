@@ -22,6 +22,25 @@ _MAX_KEYS = 4096  # key texts remembered (field names; keys from evidence may be
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
+class Preformatted(str):
+    """JSON text already made for its place in a document: `IndentedTexts` of the level it
+    appears at. Written as it is."""
+
+    __slots__ = ()
+
+
+class IndentedTexts:
+    """The text of values as `json.dump(indent=2)` writes them `level` levels deep (a list's
+    items at that level), with the key texts of one encoder for all of them."""
+
+    def __init__(self, level: int) -> None:
+        self._encoder = _Indented(frozenset())
+        self._level = level
+
+    def __call__(self, value: Any) -> str:
+        return self._encoder.text(value, self._level)
+
+
 def compact(value: Any) -> str:
     """One-line JSON (the C encoder of the standard library; plain values hold no cycles)."""
     return _COMPACT.encode(value)
@@ -138,6 +157,8 @@ class _Indented:
 
     def _other(self, value: Any, level: int) -> str:
         """Every other value, checked in the order the standard library checks it."""
+        if type(value) is Preformatted:
+            return str.__str__(value)
         if isinstance(value, str):
             return _encode_str(value)
         if value is None:
