@@ -158,6 +158,7 @@ class RecordChooser:
         chunk = memoryview(chunk)
         free = min(_U32.unpack_from(chunk, 48)[0], len(chunk)) if len(chunk) >= 52 else 0
         marked = _Marked(chunk, free, self.words)
+        templates = marked.templates
         always, searched = self.always, self.searched
         records: list[tuple[int, int, int, bool]] = []  # offset, size, id, needed
         position = CHUNK_HEADER
@@ -170,7 +171,10 @@ class RecordChooser:
             end = position + size
             event_id = None
             if fragment == _FRAGMENT and token == _TEMPLATE:
-                event_id = _event_id(chunk, position, end, definition, marked)
+                template = templates.get(definition) or marked.template(definition)
+                event_id = template.literal
+                if event_id is None and template.reader is not None:
+                    event_id = _event_id(chunk, position, end, definition, template.reader)
             needed = (
                 event_id is None
                 or event_id in always
@@ -196,6 +200,11 @@ class _Marked:
         self.templates: dict[int, _Template] = {}
         self.words_in_templates: dict[int, bool] = {}
         self.ends: list[int] | None = None  # the keywords of the records, found when first asked
+
+    def template(self, definition: int) -> _Template:
+        """The template defined at `definition`, read the first time."""
+        found = self.templates[definition] = _read_template(self.chunk, definition)
+        return found
 
     def worded(self, definition: int) -> bool:
         """Whether a keyword appears in the template defined at `definition` (its text could
@@ -246,23 +255,17 @@ def _stretch(chunk: memoryview, records: list[tuple[int, int, int, bool]]) -> Ch
 
 
 def _event_id(
-    chunk: memoryview, position: int, end: int, definition: int, marked: _Marked
+    chunk: memoryview, position: int, end: int, definition: int, reader: struct.Struct
 ) -> int | None:
-    """The event id of the record at `position` (a template instance of the template defined
-    at chunk offset `definition`), or None when it cannot be read for sure."""
+    """The event id of the record at `position` (an instance of the template defined at chunk
+    offset `definition`, whose `reader` reads the descriptors up to the event id's), or None
+    when it cannot be read for sure."""
     values = position + _RECORD_START.size
     try:
         if definition == values:  # defined here: next offset, GUID, size, then the body
             values += 24 + _U32.unpack_from(chunk, values + 20)[0]
-        template = marked.templates.get(definition)
-        if template is None:
-            template = marked.templates[definition] = _read_template(marked, definition)
-        if template.literal is not None:
-            return template.literal
-        if template.reader is None:
-            return None
         # the number of values, the sizes of those before the event id, its size and type
-        count, *sizes, value_size, value_type = template.reader.unpack_from(chunk, values)
+        count, *sizes, value_size, value_type = reader.unpack_from(chunk, values)
         if len(sizes) >= count or value_type != _UINT16 or value_size != 2:
             return None
         offset = values + 4 + 4 * count + sum(sizes)
@@ -273,9 +276,8 @@ def _event_id(
         return None
 
 
-def _read_template(marked: _Marked, definition: int) -> _Template:
+def _read_template(chunk: memoryview, definition: int) -> _Template:
     """Where the template defined at chunk offset `definition` keeps the event id."""
-    chunk = marked.chunk
     try:
         (body_size,) = _U32.unpack_from(chunk, definition + 20)
         body = definition + 24
