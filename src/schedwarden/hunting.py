@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from . import TOOL
 from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
-from .analyzers.log_sigma import LogRuleSet
+from .analyzers.log_sigma import LogRuleSet, LogRulesLoading
 from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
 from .gc_pacing import few_collections
 from .logs.correlate import attribute, tie, without_creation
@@ -32,7 +32,7 @@ def hunt(
     now: datetime | None = None,
     min_level: Severity = Severity.INFORMATIONAL,
     budget: float = DEFAULT_BUDGET,
-    sigma: LogRuleSet | None = None,
+    sigma: LogRuleSet | LogRulesLoading | None = None,
     builtin_rules: bool = True,
 ) -> HuntReport:
     """Job events from the logs under `paths`, tied to the jobs of an image (`source`) or of an
@@ -51,7 +51,7 @@ def _hunt(
     now: datetime | None,
     min_level: Severity,
     budget: float,
-    sigma: LogRuleSet | None,
+    sigma: LogRuleSet | LogRulesLoading | None,
     builtin_rules: bool,
 ) -> HuntReport:
     now = now or datetime.now(UTC)
@@ -91,6 +91,8 @@ def _hunt(
                 )
             )
     findings.extend(_definition_findings(index))
+    if isinstance(sigma, LogRulesLoading):  # loaded by a child while the logs were read
+        sigma = sigma.result()
     rules = with_builtin(sigma) if builtin_rules else sigma
     if rules is not None:
         try:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import hunting
-from ..analyzers.log_sigma import LogRuleSet, load_log_rules
+from ..analyzers.log_sigma import LogRuleSet, LogRulesLoading
 from ..logs.correlate import jobs_from_inventory
 from ..logs.reader import DEFAULT_BUDGET
 from ..logs.render import HUNT_WRITERS
@@ -61,7 +61,7 @@ def run_hunt(
     inventory: Path | None,
     budget: float,
     min_level: Severity = Severity.INFORMATIONAL,
-    sigma: LogRuleSet | None = None,
+    sigma: LogRuleSet | LogRulesLoading | None = None,
     builtin_rules: bool = True,
 ) -> HuntReport:
     if root is not None and inventory is not None:
@@ -142,15 +142,16 @@ def hunt_command(
     """Every scheduled-task and cron event in EVTX and syslog files or folders (gzip, bz2, xz
     too), with T1053 findings; with --root or --inventory, each event tied to its job. Exit 0
     clean, 1 findings at or above --fail-on, 2 usage error, 3 some evidence could not be read."""
-    rules = load_log_rules(list(sigma_paths)) if sigma_paths else None
-    if rules is not None and not quiet:
-        sys.stderr.write(
-            f"schedwarden: {len(rules.rules)} Sigma rule(s) for task logs; "
-            f"{len(rules.skipped)} file(s) or rule(s) unusable\n"
-        )
+    rules = LogRulesLoading(list(sigma_paths)) if sigma_paths else None  # while logs are read
     report = run_hunt(
         paths, root, inventory, budget, Severity.parse(min_level), rules, not no_builtin_rules
     )
+    if rules is not None and not quiet:
+        loaded = rules.result()
+        sys.stderr.write(
+            f"schedwarden: {len(loaded.rules)} Sigma rule(s) for task logs; "
+            f"{len(loaded.skipped)} file(s) or rule(s) unusable\n"
+        )
     write(report, HUNT_WRITERS[fmt], output, no_color, (*paths, *((root,) if root else ())))
     diagnose(report, quiet)
     raise SystemExit(exit_code(report, Severity.parse(fail_on) if fail_on else None))
