@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sigma.rule import SigmaRule
 
 import schedwarden
 from schedwarden.analyzers.sigma_fields import CATEGORY, is_known_field
@@ -94,14 +95,17 @@ def test_every_rule_file_ships_in_the_wheel() -> None:
 
 @pytest.mark.parametrize("rule", PACK.rules, ids=_id)
 def test_rule_metadata(rule: Rule) -> None:
-    sigma = rule.sigma
+    sigma = SigmaRule.from_yaml(rule.source)  # the file as pySigma reads it
     assert sigma.logsource.category == CATEGORY
     assert rule.product in (None, "linux", "windows", "kubernetes")
     assert sigma.level is not None and rule.level is Severity.parse(str(sigma.level))
+    assert rule.level_given
     assert rule.techniques and all(t.startswith("T") for t in rule.techniques)
     assert any(t.startswith("attack.") and not t[8:9].isdigit() for t in rule.tags)  # a tactic
     assert rule.description and rule.falsepositives
     assert rule.remediation and "remediation" in sigma.custom_attributes
+    assert rule.remediation_given
+    assert rule.remediation == str(sigma.custom_attributes["remediation"]).strip()
     assert rule.sigma_id and rule.rule_id.isupper()
     assert all(is_known_field(f) for f in rule.fields), rule.fields
     assert rule.leaves, "a rule needs a positive comparison to explain its findings"

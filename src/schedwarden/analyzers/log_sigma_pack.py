@@ -12,19 +12,18 @@ by 4698/4702 is judged by the inventory rules, so neither has a rule here.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..model import Finding, JobEvent, Severity
+from . import compiled_pack
+from .compiled_pack import COMPILED, rule_files
 from .log_base import EventIndex
 from .log_sigma import LogRule, LogRuleSet, load_log_rules
 from .log_sigma import evaluate as evaluate_windows
@@ -58,15 +57,17 @@ def builtin_log_pack() -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
     now, else converted here, through pySigma."""
     folder = resources.files("schedwarden").joinpath(*FOLDER)
     with resources.as_file(folder) as path:
-        sources = _rule_files(path)
+        sources = rule_files(path)
         shipped = _shipped(path / COMPILED, _digest(sources))
         return shipped if shipped is not None else compile_pack(path, sources)
 
 
 def compile_pack(
-    folder: Path, sources: Sequence[Path]
+    folder: Path, sources: Sequence[Traversable]
 ) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
     """The pack converted from its rule files (`sources`, in `folder`) through pySigma."""
+    import yaml  # only to convert: a hunt reads the pack as shipped
+
     extras: dict[str, tuple[str, str, tuple[str, ...], tuple[LogCase, ...], tuple[str, ...]]] = {}
     problems: list[str] = []
     for item in sources:
@@ -112,54 +113,38 @@ def compile_pack(
 
 
 # ---------------------------------------------------------------------------------------------
-# The pack as shipped converted: `hunt` runs our rules without loading pySigma (about a fifth of
-# a second). `compiled.json` holds what `compile_pack` returns and the digest of the rule files
-# it was made from; a pack whose files changed since is converted again, so the file can only
-# save time, never change a result. A test holds it equal to a fresh conversion. Remake it with
-# `python -m schedwarden.analyzers.log_sigma_pack`.
+# The pack as shipped converted (`compiled_pack`): `hunt` runs our rules without loading pySigma.
+# `compiled.json` holds what `compile_pack` returns and the digest of the rule files it was made
+# from. Remake it with `python -m schedwarden.analyzers.log_sigma_pack`.
 
-COMPILED = "compiled.json"
 COMPILED_SCHEMA = "schedwarden.log-pack/1"
 
 
-def _rule_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+def _digest(sources: Sequence[Traversable]) -> str:
+    return compiled_pack.digest((source.name, source.read_bytes()) for source in sources)
 
 
-def _digest(sources: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for source in sources:
-        data = source.read_bytes()
-        digest.update(f"{source.name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def _shipped(path: Path, digest: str) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]] | None:
+def _shipped(
+    path: Traversable, digest: str
+) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]] | None:
     """The pack in `path` if it was made from rule files of this digest; None if not, or if it
     cannot be read."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if document["schema"] != COMPILED_SCHEMA or document["sources"] != digest:
-            return None
-        return (
-            tuple(_rule_of(item) for item in document["rules"]),
-            tuple(str(p) for p in document["problems"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return compiled_pack.shipped(path, COMPILED_SCHEMA, digest, _pack_of)
+
+
+def _pack_of(document: Mapping[str, Any]) -> tuple[tuple[BuiltinLogRule, ...], tuple[str, ...]]:
+    return (
+        tuple(_rule_of(item) for item in document["rules"]),
+        tuple(str(p) for p in document["problems"]),
+    )
 
 
 def pack_document(folder: Path) -> dict[str, object]:
     """What `compiled.json` holds for the rule files in `folder`."""
-    sources = _rule_files(folder)
+    sources = rule_files(folder)
     rules, problems = compile_pack(folder, sources)
-    return {
-        "schema": COMPILED_SCHEMA,
-        "sources": _digest(sources),
-        "rules": [_document_of(rule) for rule in rules],
-        "problems": list(problems),
-    }
+    content = {"rules": [_document_of(rule) for rule in rules], "problems": list(problems)}
+    return compiled_pack.document(COMPILED_SCHEMA, _digest(sources), content)
 
 
 def _document_of(rule: BuiltinLogRule) -> dict[str, object]:
@@ -314,5 +299,4 @@ def _cases(spec: object) -> tuple[LogCase, ...]:
 
 if __name__ == "__main__":  # remake compiled.json from the rule files beside it
     with resources.as_file(resources.files("schedwarden").joinpath(*FOLDER)) as _folder:
-        _text = json.dumps(pack_document(_folder), indent=1, ensure_ascii=False) + "\n"
-        (_folder / COMPILED).write_text(_text, encoding="utf-8")
+        compiled_pack.write(_folder, pack_document(_folder))

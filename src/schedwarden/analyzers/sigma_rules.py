@@ -7,6 +7,13 @@ cannot be used — bad YAML, a Sigma error, a log source that is not ours, a con
 refuses, a broken regular expression — becomes a `RuleProblem` naming its file and rule, and the
 other rules run. Nothing in a rule is ever executed.
 
+A converted rule (`Rule`) is plain data: its SQL, and what the explanation of a match needs from
+its comparisons (`Leaf`, `Value`). The built-in pack is shipped so converted (`compiled_pack`:
+a `compiled.json` per folder of `rules/`), so an audit, or a hunt judging the task definitions of
+its logs, runs it without loading pySigma; pySigma is imported only to convert rule files: a
+user's, or ours when they changed since their `compiled.json` was made (remake it with
+`python -m schedwarden.analyzers.sigma_rules`; a test fails until then).
+
 Rule files may carry two fields of ours beside Sigma's: `remediation` (one line: what to do) and
 `cases` (`match:` and `nomatch:` lists of rows, field → value), which `schedwarden rules test` runs.
 """
@@ -17,40 +24,18 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache, partial
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
-
-from sigma.collection import SigmaCollection
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
-)
-from sigma.conversion.state import ConversionState
-from sigma.correlations import SigmaCorrelationRule
-from sigma.rule import SigmaRule
-from sigma.types import (
-    SigmaBool,
-    SigmaCompareExpression,
-    SigmaExists,
-    SigmaExpansion,
-    SigmaFieldReference,
-    SigmaNull,
-    SigmaNumber,
-    SigmaRegularExpression,
-    SigmaString,
-    SpecialChars,
-)
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..model import Finding, Issue, ScheduledJob, Severity
+from . import compiled_pack
 from .base import Analyzer, for_dormant
+from .compiled_pack import COMPILED, RULE_SUFFIXES, rule_files
 from .context import EMPTY_CONTEXT, AnalysisContext
-from .sigma_backend import JobQueryBackend, sigma_collection
 from .sigma_fields import (
     CATEGORY,
     FIELDS,
@@ -63,8 +48,14 @@ from .sigma_fields import (
 )
 from .sigma_table import CI_PREFIX, JobTable, RegexError, compile_pattern, trust_patterns
 
-RULE_SUFFIXES = (".yml", ".yaml")
-LOG_RULES = "rules/logs"  # Sigma rules over logs, for `hunt` (analyzers/log_sigma_pack.py)
+if TYPE_CHECKING:  # pySigma is loaded to convert rules, not to run them
+    from sigma.rule import SigmaRule
+    from sigma.types import SigmaRegularExpression, SigmaString
+
+    from .sigma_backend import JobQueryBackend
+
+LOG_RULES = "logs"  # the folder of Sigma rules over logs, for `hunt` (analyzers/log_sigma_pack.py)
+PACK_SCHEMA = "schedwarden.rule-pack/1"  # of each folder's compiled.json
 MAX_RULE_BYTES = 1 << 20
 MAX_RULE_FILES = 10_000
 MAX_MESSAGE_PARTS = 3
@@ -90,12 +81,43 @@ class RuleProblem:
         return f"{self.level}: {self.path}{who}: {self.message}"
 
 
+ValueKind = Literal[
+    "regex", "string", "exists", "compare", "reference", "scalar", "expansion", "other"
+]
+_KINDS: dict[str, ValueKind] = {kind: kind for kind in get_args(ValueKind)}
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """What a comparison of a rule asks of a field, as far as the explanation of a match says it;
+    plain data, so that the pack shipped converted holds it. By `kind`:
+
+    - `regex`: `text` is the pattern, its flags in front (`(?i)...`);
+    - `string`: `text` is what is sought, without a leading or trailing wildcard; `verb` says how
+      (`is`, `contains`, `starts with`, `ends with`, or `matches` when wildcards are left inside
+      and `text` is the whole string); `pattern` is a regular expression that finds it in a value
+      (searched ignoring case);
+    - `exists`: `verb` is `set` or `absent`;
+    - `compare`: `text` is the operator and the number (`lte 60`);
+    - `reference`: `text` is the other field (`|fieldref`);
+    - `scalar`: a boolean, a number or null;
+    - `expansion`: `items` are the values it stands for (`|windash`, `|base64offset`);
+    - `other`: anything else (`|cidr`, the time modifiers): only the job's value is shown.
+    """
+
+    kind: ValueKind
+    text: str = ""
+    verb: str = ""
+    pattern: str = ""
+    items: tuple[Value, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Leaf:
     """One positive comparison of a rule and its SQL, to say which part matched."""
 
     field: str | None
-    value: Any
+    value: Value
     sql: str
 
 
@@ -126,7 +148,9 @@ class Rule:
     cases: tuple[RuleCase, ...]
     builtin: bool
     folded_fields: tuple[str, ...]
-    sigma: SigmaRule = field(compare=False, repr=False)
+    patterns: tuple[str, ...]  # its regular expressions, negated comparisons' too
+    level_given: bool  # whether the file states a level (else `level` is medium)
+    remediation_given: bool  # whether the file states a remediation (else a default one)
     source: str = field(default="", compare=False, repr=False)  # the text of its file
 
 
@@ -153,31 +177,52 @@ class RulePack:
 # loading
 
 
+def pack_folders() -> list[tuple[str, Traversable]]:
+    """(display path, folder) of each folder of the built-in pack: `rules/*/` but the log rules."""
+    root = resources.files("schedwarden") / "rules"
+    found = [(f"rules/{e.name}", e) for e in root.iterdir() if e.is_dir() and e.name != LOG_RULES]
+    return sorted(found, key=lambda f: f[0] + "/")  # the order of their files' display paths
+
+
+def folder_rule_files(shown: str, folder: Traversable) -> list[tuple[str, str]]:
+    """(display path, text) of the rule files of one folder of the pack."""
+    return [(f"{shown}/{f.name}", f.read_text(encoding="utf-8")) for f in rule_files(folder)]
+
+
 def builtin_rule_files() -> list[tuple[str, str]]:
     """(display path, text) of every rule shipped in the package, in a stable order."""
-    root = resources.files("schedwarden") / "rules"
-    found: list[tuple[str, str]] = []
-    pending = [(root, "rules")]
-    while pending:
-        folder, shown = pending.pop()
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if entry.is_dir() and f"{shown}/{entry.name}" != LOG_RULES:
-                pending.append((entry, f"{shown}/{entry.name}"))
-            elif entry.name.endswith(RULE_SUFFIXES):
-                found.append((f"{shown}/{entry.name}", entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return [found for shown, folder in pack_folders() for found in folder_rule_files(shown, folder)]
 
 
 @lru_cache(maxsize=1)
 def builtin_pack() -> RulePack:
+    """The rules shipped in the package: each folder's as shipped converted (`compiled.json`)
+    when that file was made from the folder's rule files as they are now, else converted here
+    through pySigma. Their regular expressions are the reviewed ones (`trust_patterns`)."""
     rules: list[Rule] = []
     problems: list[RuleProblem] = []
-    backend = JobQueryBackend()
-    for shown, text in builtin_rule_files():
+    for shown, folder in pack_folders():
+        files = folder_rule_files(shown, folder)
+        part = shipped_part(folder, files)
+        found, trouble = part if part is not None else convert_files(files)
+        rules += found
+        problems += trouble
+    trust_patterns(pattern for rule in rules for pattern in rule.patterns)
+    return RulePack(tuple(rules), tuple(problems))
+
+
+def convert_files(
+    files: Sequence[tuple[str, str]],
+) -> tuple[tuple[Rule, ...], tuple[RuleProblem, ...]]:
+    """Our rule files, each (display path, text), converted through pySigma."""
+    rules: list[Rule] = []
+    problems: list[RuleProblem] = []
+    backend = _backend()
+    for shown, text in files:
         found, trouble = load_text(shown, text, builtin=True, backend=backend)
         rules += found
         problems += trouble
-    return RulePack(tuple(rules), tuple(problems))
+    return tuple(rules), tuple(problems)
 
 
 def load_pack(user_paths: Sequence[Path] = (), *, builtin: bool = True) -> RulePack:
@@ -185,7 +230,7 @@ def load_pack(user_paths: Sequence[Path] = (), *, builtin: bool = True) -> RuleP
     base = builtin_pack() if builtin else RulePack(())
     rules = list(base.rules)
     problems = list(base.problems)
-    backend = JobQueryBackend()
+    backend = _backend() if user_paths else None
     seen = {r.rule_id for r in rules} | {r.sigma_id for r in rules if r.sigma_id}
     for path, text_or_problem in user_rule_files(user_paths):
         if isinstance(text_or_problem, RuleProblem):
@@ -252,11 +297,22 @@ def user_rule_files(paths: Sequence[Path]) -> Iterator[tuple[str, str | RuleProb
                 yield str(path), RuleProblem(str(path), None, "error", "not UTF-8 text")
 
 
+def _backend() -> JobQueryBackend:
+    from .sigma_backend import JobQueryBackend
+
+    return JobQueryBackend()
+
+
 def load_text(
     path: str, text: str, *, builtin: bool, backend: JobQueryBackend | None = None
 ) -> tuple[list[Rule], list[RuleProblem]]:
-    """Every usable rule of one file, and a problem for each rule that is not."""
-    backend = backend or JobQueryBackend()
+    """Every usable rule of one file, and a problem for each rule that is not (through pySigma)."""
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.rule import SigmaRule
+
+    from .sigma_backend import sigma_collection
+
+    backend = backend or _backend()
     try:
         collection = sigma_collection(text)
     except Exception as exc:  # YAML syntax, alias bombs: the file as a whole is unusable
@@ -294,8 +350,13 @@ def load_text(
 def _compile(
     path: str, item: SigmaRule, builtin: bool, backend: JobQueryBackend, text: str
 ) -> tuple[Rule | None, list[RuleProblem]]:
+    from sigma.conditions import ConditionFieldEqualsValueExpression
+    from sigma.conversion.state import ConversionState
+    from sigma.types import SigmaFieldReference
+
     label = _label(item)
     problems: list[RuleProblem] = []
+    patterns: list[str] = []
     logsource = item.logsource
     category = (logsource.category or "").casefold()
     product = logsource.product.casefold() if logsource.product else None
@@ -323,6 +384,7 @@ def _compile(
             if isinstance(value, SigmaFieldReference):
                 fields.append(value.field)
             for pattern in _patterns(value):
+                patterns.append(pattern)
                 if builtin:
                     trust_patterns([pattern])
                 try:
@@ -348,7 +410,7 @@ def _compile(
             field_name = (
                 node.field if isinstance(node, ConditionFieldEqualsValueExpression) else None
             )
-            leaves.append(Leaf(field_name, value, sql))
+            leaves.append(Leaf(field_name, _plain(value), sql))
     unknown = sorted({f for f in fields if not is_known_field(f)})
     if unknown:
         problems.append(
@@ -371,7 +433,7 @@ def _compile(
     remediation = item.custom_attributes.get("remediation")
     rule = Rule(
         path=path,
-        rule_id=item.name or (str(item.id) if item.id else Path(path).stem),
+        rule_id=_rule_id(item, path),
         sigma_id=str(item.id) if item.id else None,
         title=item.title,
         description=item.description or "",
@@ -389,10 +451,16 @@ def _compile(
         cases=cases,
         builtin=builtin,
         folded_fields=_folded_columns(conditions, [leaf.sql for leaf in leaves]),
-        sigma=item,
+        patterns=tuple(dict.fromkeys(patterns)),
+        level_given=item.level is not None,
+        remediation_given="remediation" in item.custom_attributes,
         source=text,
     )
     return rule, problems
+
+
+def _rule_id(item: SigmaRule, path: str) -> str:
+    return item.name or (str(item.id) if item.id else Path(path).stem)
 
 
 _FOLDED_COLUMN = re.compile(r"`" + re.escape(CI_PREFIX) + r"((?:[^`]|``)+)`")
@@ -406,6 +474,14 @@ def _folded_columns(*texts: Iterable[str]) -> tuple[str, ...]:
 
 
 def _walk(node: Any, negated: bool = False) -> Iterator[tuple[Any, bool]]:
+    from sigma.conditions import (
+        ConditionAND,
+        ConditionFieldEqualsValueExpression,
+        ConditionNOT,
+        ConditionOR,
+        ConditionValueExpression,
+    )
+
     if isinstance(node, ConditionNOT):
         for arg in node.args:
             yield from _walk(arg, not negated)
@@ -417,6 +493,8 @@ def _walk(node: Any, negated: bool = False) -> Iterator[tuple[Any, bool]]:
 
 
 def _patterns(value: Any) -> Iterator[str]:
+    from sigma.types import SigmaExpansion, SigmaRegularExpression
+
     if isinstance(value, SigmaRegularExpression):
         yield _regex_text(value)
     elif isinstance(value, SigmaExpansion):
@@ -428,6 +506,66 @@ def _regex_text(value: SigmaRegularExpression) -> str:
     flags = "".join(value.sigma_to_re_flag[f] for f in sorted(value.flags, key=lambda f: f.value))
     text = str(value.regexp)
     return f"(?{flags}){text}" if flags else text
+
+
+def _plain(value: Any) -> Value:
+    """A pySigma value as the explanation of a match words it."""
+    from sigma.types import (
+        SigmaBool,
+        SigmaCompareExpression,
+        SigmaExists,
+        SigmaExpansion,
+        SigmaFieldReference,
+        SigmaNull,
+        SigmaNumber,
+        SigmaRegularExpression,
+        SigmaString,
+    )
+
+    if isinstance(value, SigmaExpansion):
+        return Value("expansion", items=tuple(_plain(item) for item in value.values))
+    if isinstance(value, SigmaRegularExpression):
+        return Value("regex", _regex_text(value))
+    if isinstance(value, SigmaString):
+        plain, verb = _string_verb(value)
+        return Value("string", plain, verb, _string_pattern(value))
+    if isinstance(value, SigmaExists):
+        return Value("exists", verb="set" if value.exists else "absent")
+    if isinstance(value, SigmaCompareExpression):
+        return Value("compare", f"{value.op.name.lower()} {value.number}")
+    if isinstance(value, SigmaFieldReference):
+        return Value("reference", value.field)
+    if isinstance(value, SigmaBool | SigmaNumber | SigmaNull):
+        return Value("scalar")
+    return Value("other")
+
+
+def _string_verb(value: SigmaString) -> tuple[str, str]:
+    from sigma.types import SpecialChars
+
+    wildcard = SpecialChars.WILDCARD_MULTI
+    inner = value
+    if value.startswith(wildcard) and value.endswith(wildcard) and len(value) > 1:
+        inner, verb = value[1:-1], "contains"
+    elif value.endswith(wildcard):
+        inner, verb = value[:-1], "starts with"
+    elif value.startswith(wildcard):
+        inner, verb = value[1:], "ends with"
+    else:
+        verb = "is"
+    if inner.contains_special():
+        return str(value), "matches"
+    return str(inner), verb
+
+
+def _string_pattern(value: SigmaString) -> str:
+    """A regular expression finding the string in a value, without its outer wildcards."""
+    text = str(value.to_regex().regexp)
+    while text.startswith(".*"):
+        text = text[2:]
+    while text.endswith(".*") and not text.endswith("\\.*"):
+        text = text[:-2]
+    return text
 
 
 def _cases(path: str, label: str, spec: object) -> tuple[tuple[RuleCase, ...], list[RuleProblem]]:
@@ -454,6 +592,97 @@ def _label(item: object) -> str:
 def _first_line(exc: object) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# the pack as shipped converted: what `convert_files` returns for a folder, as a document
+# (`compiled_pack`), with the digest of the folder's rule files (their display paths and texts)
+
+
+def _digest(files: Sequence[tuple[str, str]]) -> str:
+    """Of the display paths and texts the conversion reads (`folder_rule_files`)."""
+    return compiled_pack.digest((shown, text.encode()) for shown, text in files)
+
+
+def shipped_part(
+    folder: Traversable, files: Sequence[tuple[str, str]]
+) -> tuple[tuple[Rule, ...], tuple[RuleProblem, ...]] | None:
+    """The rules and problems of a folder of the pack as shipped converted, if its
+    `compiled.json` was made from its rule files as they are (`files`: display path, text)."""
+    read = partial(_part_of, dict(files))
+    return compiled_pack.shipped(folder / COMPILED, PACK_SCHEMA, _digest(files), read)
+
+
+def pack_document(shown: str, folder: Traversable) -> dict[str, object]:
+    """What a folder's `compiled.json` holds for its rule files as they are: each rule with all
+    its fields but `builtin` (all are) and `source` (the text of its file, read beside it)."""
+    files = folder_rule_files(shown, folder)
+    rules, problems = convert_files(files)
+    documents = [asdict(rule) | {"level": rule.level.value} for rule in rules]
+    for document in documents:
+        del document["builtin"], document["source"]
+    content = {"rules": documents, "problems": [asdict(p) for p in problems]}
+    return compiled_pack.document(PACK_SCHEMA, _digest(files), content)
+
+
+def _part_of(
+    texts: Mapping[str, str], document: Mapping[str, Any]
+) -> tuple[tuple[Rule, ...], tuple[RuleProblem, ...]]:
+    """The rules and problems of a folder's document; `texts`: its files' texts by path."""
+    problems = tuple(
+        RuleProblem(str(p["path"]), _optional(p["rule"]), str(p["level"]), str(p["message"]))
+        for p in document["problems"]
+    )
+    return tuple(_rule_of(item, texts) for item in document["rules"]), problems
+
+
+def _rule_of(item: Mapping[str, Any], texts: Mapping[str, str]) -> Rule:
+    path = str(item["path"])
+    return Rule(
+        path=path,
+        rule_id=str(item["rule_id"]),
+        sigma_id=_optional(item["sigma_id"]),
+        title=str(item["title"]),
+        description=str(item["description"]),
+        level=Severity(item["level"]),
+        techniques=tuple(str(t) for t in item["techniques"]),
+        tags=tuple(str(t) for t in item["tags"]),
+        remediation=str(item["remediation"]),
+        falsepositives=tuple(str(f) for f in item["falsepositives"]),
+        product=_optional(item["product"]),
+        service=_optional(item["service"]),
+        conditions=tuple(str(c) for c in item["conditions"]),
+        condition_text=str(item["condition_text"]),
+        leaves=tuple(
+            Leaf(_optional(leaf["field"]), _value_of(leaf["value"]), str(leaf["sql"]))
+            for leaf in item["leaves"]
+        ),
+        fields=tuple(str(f) for f in item["fields"]),
+        cases=tuple(
+            RuleCase(bool(c["expect_match"]), {str(k): v for k, v in c["row"].items()})
+            for c in item["cases"]
+        ),
+        builtin=True,
+        folded_fields=tuple(str(f) for f in item["folded_fields"]),
+        patterns=tuple(str(p) for p in item["patterns"]),
+        level_given=bool(item["level_given"]),
+        remediation_given=bool(item["remediation_given"]),
+        source=texts[path],
+    )
+
+
+def _value_of(item: Mapping[str, Any]) -> Value:
+    return Value(
+        _KINDS[item["kind"]],
+        str(item["text"]),
+        str(item["verb"]),
+        str(item["pattern"]),
+        tuple(_value_of(i) for i in item["items"]),
+    )
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,15 +806,11 @@ def describe(leaf: Leaf, row: Mapping[str, object]) -> _Part:
     name = leaf.field or "text"
     actual = row.get(leaf.field) if leaf.field else full_text(row)
     value = leaf.value
-    if isinstance(value, SigmaExpansion):
-        for item in value.values:
-            if isinstance(item, SigmaString) and _string_span(item, actual) is not None:
-                value = item
-                break
-        else:
-            value = value.values[0] if value.values else value
-    if isinstance(value, SigmaRegularExpression):
-        pattern = _regex_text(value)
+    if value.kind == "expansion":
+        found = (i for i in value.items if i.kind == "string" and _found(i, actual) is not None)
+        value = next(found, value.items[0] if value.items else value)
+    if value.kind == "regex":
+        pattern = value.text
         span = _span(pattern, actual)
         shown = f" /{pattern}/" if len(pattern) <= SHORT_PATTERN else ""
         if span is None or actual is None:
@@ -595,52 +820,30 @@ def describe(leaf: Leaf, row: Mapping[str, object]) -> _Part:
             matched = matched[: 2 * EXCERPT] + "…"
         text = f"{name} matches{shown} at '{matched}': {_excerpt(actual, span)}"
         return _Part(text, leaf.field, span)
-    if isinstance(value, SigmaString):
-        plain, verb = _string_verb(value)
-        if verb == "is":
+    if value.kind == "string":
+        if value.verb == "is":
             return _Part(f"{name} is {_excerpt(actual, None)}", leaf.field, None)
-        span = _string_span(value, actual)
-        return _Part(f"{name} {verb} '{plain}': {_excerpt(actual, span)}", leaf.field, span)
-    if isinstance(value, SigmaExists):
-        text = f"{name} is {'set' if value.exists else 'absent'}" + (
-            f": {_excerpt(actual, None)}" if value.exists else ""
+        span = _found(value, actual)
+        text = f"{name} {value.verb} '{value.text}': {_excerpt(actual, span)}"
+        return _Part(text, leaf.field, span)
+    if value.kind == "exists":
+        text = f"{name} is {value.verb}" + (
+            f": {_excerpt(actual, None)}" if value.verb == "set" else ""
         )
-    elif isinstance(value, SigmaCompareExpression):
-        text = f"{name} is {_shown(actual)} ({value.op.name.lower()} {value.number})"
-    elif isinstance(value, SigmaFieldReference):
-        text = f"{name} equals field {value.field}: {_excerpt(actual, None)}"
-    elif isinstance(value, SigmaBool | SigmaNumber | SigmaNull):
+    elif value.kind == "compare":
+        text = f"{name} is {_shown(actual)} ({value.text})"
+    elif value.kind == "reference":
+        text = f"{name} equals field {value.text}: {_excerpt(actual, None)}"
+    elif value.kind == "scalar":
         text = f"{name} is {_shown(actual)}"
     else:
         text = f"{name}: {_excerpt(actual, None)}"
     return _Part(text, leaf.field, None)
 
 
-def _string_verb(value: SigmaString) -> tuple[str, str]:
-    wildcard = SpecialChars.WILDCARD_MULTI
-    inner = value
-    if value.startswith(wildcard) and value.endswith(wildcard) and len(value) > 1:
-        inner, verb = value[1:-1], "contains"
-    elif value.endswith(wildcard):
-        inner, verb = value[:-1], "starts with"
-    elif value.startswith(wildcard):
-        inner, verb = value[1:], "ends with"
-    else:
-        verb = "is"
-    if inner.contains_special():
-        return str(value), "matches"
-    return str(inner), verb
-
-
-def _string_span(value: SigmaString, actual: object) -> tuple[int, int] | None:
-    if actual is None:
-        return None
-    text = str(value.to_regex().regexp)
-    while text.startswith(".*"):
-        text = text[2:]
-    while text.endswith(".*") and not text.endswith("\\.*"):
-        text = text[:-2]
-    return _span(text, actual, ignore_case=True)
+def _found(value: Value, actual: object) -> tuple[int, int] | None:
+    """Where a string value lies in the job's value."""
+    return _span(value.pattern, actual, ignore_case=True)
 
 
 def _span(pattern: str, actual: object, *, ignore_case: bool = False) -> tuple[int, int] | None:
@@ -682,7 +885,7 @@ def lint(pack: RulePack) -> list[RuleProblem]:
     for rule in pack.rules:
         level = "error" if rule.builtin else "warning"
         missing = []
-        if rule.sigma.level is None:
+        if not rule.level_given:
             missing.append("level")
         if not rule.techniques:
             missing.append("ATT&CK technique tag (attack.tNNNN)")
@@ -690,7 +893,7 @@ def lint(pack: RulePack) -> list[RuleProblem]:
             missing.append("description")
         if not rule.falsepositives:
             missing.append("falsepositives")
-        if "remediation" not in rule.sigma.custom_attributes:
+        if not rule.remediation_given:
             missing.append("remediation")
         if not any(c.expect_match for c in rule.cases):
             missing.append("a `cases: match:` row")
@@ -818,14 +1021,27 @@ def convert(
 
 def _fresh(rule: Rule) -> SigmaRule:
     """The rule parsed anew from its file (a converted rule keeps its backend's state)."""
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRule
+
     collection = SigmaCollection.from_yaml(rule.source, collect_errors=True)
     for item in collection.rules:
-        if isinstance(item, SigmaRule) and _label(item) == _label(rule.sigma):
+        if (
+            isinstance(item, SigmaRule)
+            and _rule_id(item, rule.path) == rule.rule_id
+            and item.title == rule.title
+        ):
             return item
-    return rule.sigma
+    raise LookupError(f"{rule.path} holds the rule no more")
 
 
 def _text_of(query: object) -> str:
     if isinstance(query, str):
         return query
     return json.dumps(query, default=str, ensure_ascii=False)
+
+
+if __name__ == "__main__":  # remake each folder's compiled.json from the rule files in it
+    for _display, _folder in pack_folders():
+        with resources.as_file(_folder) as _path:
+            compiled_pack.write(_path, pack_document(_display, _folder))
