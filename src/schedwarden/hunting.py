@@ -7,14 +7,17 @@ inventory analyzers (for task definitions in 4698/4702) only when it needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from . import TOOL
 from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
-from .analyzers.log_sigma import LogRuleSet, LogRulesLoading
+from .analyzers.log_sigma import LogRuleSet, load_log_rules
 from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
+from .forked import ForkedStream
 from .gc_pacing import few_collections
 from .logs.correlate import attribute, tie, without_creation
 from .logs.reader import DEFAULT_BUDGET, read_logs
@@ -22,6 +25,34 @@ from .logs.report import HuntReport
 from .model import Evidence, Finding, Issue, JobEvent, ScheduledJob, Severity, SourceKind
 from .schedule_fit import runs_between, start_delay
 from .sources import RootedSource
+
+
+class LogRulesLoading:
+    """`load_log_rules(paths)` done by a forked child, started now, while this process goes on
+    (a hunt reads its logs meanwhile). Converting a rule folder through pySigma is long (about
+    0.6 s for SigmaHQ's) and uses one processor: done beside the reading, it costs the hunt a
+    share of the processors instead of its whole length. `result()` is what `load_log_rules`
+    gives; done here when no child could start or the child failed."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._paths = list(paths)
+        self._child = ForkedStream.start(partial(_loaded, self._paths))
+        self._result: LogRuleSet | None = None
+
+    def result(self) -> LogRuleSet:
+        if self._result is None:
+            if self._child is not None:
+                for item in self._child.items():
+                    if isinstance(item, LogRuleSet):
+                        self._result = item
+                self._child = None
+            if self._result is None:
+                self._result = load_log_rules(self._paths)
+        return self._result
+
+
+def _loaded(paths: Sequence[Path]) -> Iterator[LogRuleSet]:
+    yield load_log_rules(paths)
 
 
 def hunt(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from schedwarden import forked
-from schedwarden.analyzers import log_sigma
-from schedwarden.analyzers.log_sigma import LogRuleSet, LogRulesLoading, load_log_rules
+from schedwarden import forked, hunting
+from schedwarden.analyzers.log_sigma import LogRuleSet, load_log_rules
+from schedwarden.hunting import LogRulesLoading
 
 from ..conftest import corpus_path
 
@@ -30,7 +30,7 @@ def test_rules_loaded_meanwhile_are_the_rules(child: str, monkeypatch: pytest.Mo
                 os._exit(3)
             yield load_log_rules(paths)
 
-        monkeypatch.setattr(log_sigma, "_loaded", dies)
+        monkeypatch.setattr(hunting, "_loaded", dies)
     if child == "none":
         monkeypatch.setattr(os, "fork", lambda: (_ for _ in ()).throw(OSError("no fork")))
     loading = LogRulesLoading([folder])

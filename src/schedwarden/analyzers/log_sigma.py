@@ -17,11 +17,9 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..forked import ForkedStream
 from ..model import Finding, JobEvent, ScheduledJob, Severity
 from .log_sigma_linux import linux_relevant, linux_scope
 from .sigma_table import CI_PREFIX, JobTable
@@ -68,34 +66,6 @@ class LogRule:
 class LogRuleSet:
     rules: tuple[LogRule, ...]
     skipped: tuple[str, ...]
-
-
-class LogRulesLoading:
-    """`load_log_rules(paths)` done by a forked child, started now, while this process goes on
-    (a hunt reads its logs meanwhile). Converting a rule folder through pySigma is long (about
-    0.6 s for SigmaHQ's) and uses one processor: done beside the reading, it costs the hunt a
-    share of the processors instead of its whole length. `result()` is what `load_log_rules`
-    gives; done here when no child could start or the child failed."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self._paths = list(paths)
-        self._child = ForkedStream.start(partial(_loaded, self._paths))
-        self._result: LogRuleSet | None = None
-
-    def result(self) -> LogRuleSet:
-        if self._result is None:
-            if self._child is not None:
-                for item in self._child.items():
-                    if isinstance(item, LogRuleSet):
-                        self._result = item
-                self._child = None
-            if self._result is None:
-                self._result = load_log_rules(self._paths)
-        return self._result
-
-
-def _loaded(paths: Sequence[Path]) -> Iterator[LogRuleSet]:
-    yield load_log_rules(paths)
 
 
 def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from .. import hunting
-from ..analyzers.log_sigma import LogRuleSet, LogRulesLoading
+from ..analyzers.log_sigma import LogRuleSet
+from ..hunting import LogRulesLoading
 from ..logs.correlate import jobs_from_inventory
 from ..logs.reader import DEFAULT_BUDGET
 from ..logs.render import HUNT_WRITERS
