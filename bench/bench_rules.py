@@ -3,7 +3,8 @@
 
 What is timed (best of --repeat runs, wall clock, in process):
 
-* `pack`: loading the built-in Sigma pack (parse + pySigma conversion of every rule), once, cold;
+* `pack`: loading the built-in Sigma pack (its shipped `compiled.json` files, read while their
+  digests match the rule files; else parse + pySigma conversion of every rule), once, cold;
 * `sigma`: every Sigma rule of the pack over the jobs (rows built, the in-memory SQLite table
   filled, one query per rule, findings explained);
 * `analyzers`: every registered analyzer (cron hygiene, Sigma, privilege, allowlist) over the same
