@@ -23,7 +23,7 @@ import io
 import re
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..model import Issue
@@ -51,13 +51,8 @@ def cut_link_cycles(path: str, stream: BinaryIO) -> tuple[BinaryIO, list[Issue]]
     start = stream.tell()
     replaced: dict[int, bytes] = {}
     issues: list[Issue] = []
-    position = HEADER_SIZE
-    while True:
-        stream.seek(position)
-        chunk = stream.read(CHUNK_SIZE)
-        if len(chunk) < 512:
-            break
-        if chunk.startswith(CHUNK_MAGIC):
+    for position, chunk in _chunks(stream):
+        if chunk[:8] == CHUNK_MAGIC:
             cycles = _cycles(chunk)
             if cycles:
                 replaced[position] = _cut(chunk, cycles)
@@ -72,14 +67,32 @@ def cut_link_cycles(path: str, stream: BinaryIO) -> tuple[BinaryIO, list[Issue]]
                     )
                     for chain, entry, to in cycles
                 ]
-        position += CHUNK_SIZE
     stream.seek(start)
     if not replaced:
         return stream, issues
     return io.BufferedReader(_Patched(stream, replaced)), issues
 
 
-def _cycles(chunk: bytes) -> list[tuple[int, int, int]]:
+def _chunks(stream: BinaryIO) -> Iterator[tuple[int, bytes | memoryview]]:
+    """(file offset, bytes) of each 64 KiB slot after the header, down to the last one of at
+    least a chunk header's size; without a copy when the stream is in memory."""
+    if isinstance(stream, io.BytesIO):
+        with stream.getbuffer() as view:
+            for position in range(HEADER_SIZE, len(view) - 512 + 1, CHUNK_SIZE):
+                with view[position : position + CHUNK_SIZE] as chunk:
+                    yield position, chunk
+        return
+    position = HEADER_SIZE
+    while True:
+        stream.seek(position)
+        data = stream.read(CHUNK_SIZE)
+        if len(data) < 512:
+            return
+        yield position, data
+        position += CHUNK_SIZE
+
+
+def _cycles(chunk: bytes | memoryview) -> list[tuple[int, int, int]]:
     """(chain, entry, target) of each chain whose entry `entry` links back to `target`, an entry
     already met on that chain (chunk offsets); chains that leave the chunk end there."""
     found: list[tuple[int, int, int]] = []
@@ -100,9 +113,10 @@ def _cycles(chunk: bytes) -> list[tuple[int, int, int]]:
     return found
 
 
-def _cut(chunk: bytes, cycles: list[tuple[int, int, int]]) -> bytes:
+def _cut(chunk: bytes | memoryview, cycles: list[tuple[int, int, int]]) -> bytes:
     """`chunk` with each cycle's closing link set to 0 (the end of a chain), and the data and
     header checksums recomputed if they matched before."""
+    chunk = bytes(chunk)
     data_end = min(_U32.unpack_from(chunk, 48)[0], len(chunk))
     data_ok = zlib.crc32(chunk[512:data_end]) == _U32.unpack_from(chunk, 52)[0]
     header_ok = zlib.crc32(chunk[:120] + chunk[128:512]) == _U32.unpack_from(chunk, 124)[0]
