@@ -76,8 +76,8 @@ def cut_link_cycles(path: str, stream: BinaryIO) -> tuple[BinaryIO, list[Issue]]
 def _chunks(stream: BinaryIO) -> Iterator[tuple[int, bytes | memoryview]]:
     """(file offset, bytes) of each 64 KiB slot after the header, down to the last one of at
     least a chunk header's size; without a copy when the stream is in memory."""
-    if isinstance(stream, io.BytesIO):
-        with stream.getbuffer() as view:
+    if isinstance(stream, io.BytesIO):  # its bytes, not copied while it was never written to
+        with memoryview(stream.getvalue()) as view:
             for position in range(HEADER_SIZE, len(view) - 512 + 1, CHUNK_SIZE):
                 with view[position : position + CHUNK_SIZE] as chunk:
                     yield position, chunk
