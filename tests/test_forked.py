@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -159,3 +159,122 @@ def test_a_drained_stream_keeps_its_items_in_order() -> None:
     assert ended is not None  # it ended before anything asked for its items
     items = list(child.items())
     assert items == big and child.complete
+
+
+def _ready_until(child: ForkedStream[object], done: Callable[[list[object]], bool]) -> list[object]:
+    """What `ready` gives, waiting with `select` on the stream, until `done` says it is all (or
+    the child ended); at most 20 s."""
+    import select
+    import time
+
+    found: list[object] = []
+    deadline = time.monotonic() + 20
+    while not child.ended and not done(found) and time.monotonic() < deadline:
+        select.select([child], [], [], 1)
+        found += child.ready()
+    return found
+
+
+def _raw_child(payload: bytes) -> ForkedStream[object]:
+    """A stream over a child that writes `payload` as is, then waits to be ended."""
+    import time
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            os.write(write, payload)
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    os.close(write)
+    return ForkedStream(pid, read)
+
+
+def test_ready_takes_what_arrived_without_waiting() -> None:
+    """`ready` gives the items already sent and returns at once while the child works on;
+    `expire` ends a child that takes too long, as a missed `items` limit does."""
+    import time
+
+    def then_waits() -> Iterator[int]:
+        yield 1
+        yield 2
+        time.sleep(60)
+        yield 3
+
+    child = ForkedStream.start(then_waits)
+    assert child is not None
+    heard = child.heard
+    assert child.fileno() >= 0
+    assert _ready_until(child, lambda found: len(found) == 2) == [1, 2]
+    assert child.heard > heard and not child.partial
+    started = time.monotonic()
+    assert child.ready() == [] and time.monotonic() - started < 1
+    assert not child.ended and not child.complete
+    pid = child._pid
+    child.expire()
+    assert child.ended and child.timed_out and not child.complete and child.fileno() == -1
+    assert child.ready() == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # killed and reaped
+
+
+def test_ready_tells_how_the_child_ended() -> None:
+    """At the child's end `ready` waits for it: complete when it sent everything, died (and
+    by which signal) when it did not."""
+    import faulthandler
+    import signal
+
+    def crashes() -> Iterator[int]:
+        yield 1
+        faulthandler.disable()  # pytest's: it would print the child's stack
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    def exits() -> Iterator[int]:
+        yield 1
+        os._exit(0)  # ends without the end mark
+
+    def never(found: list[object]) -> bool:
+        return False
+
+    child = ForkedStream.start(lambda: iter(range(1000)))
+    assert child is not None
+    assert _ready_until(child, never) == list(range(1000))
+    assert child.ended and child.complete and not child.died
+    child = ForkedStream.start(crashes)
+    assert child is not None
+    assert _ready_until(child, never) == [1]
+    assert child.ended and child.died and child.signal == signal.SIGSEGV and not child.complete
+    child = ForkedStream.start(exits)
+    assert child is not None
+    assert _ready_until(child, never) == [1]
+    assert child.ended and child.died and child.signal is None and not child.complete
+
+
+def test_ready_ends_a_child_that_sends_garbage() -> None:
+    """Something that is no frame of ours: the child is ended, neither complete nor died."""
+    import struct
+
+    child = _raw_child(struct.pack(">Q", 5) + b"\xffjunk")
+    pid = child._pid
+    assert _ready_until(child, lambda found: False) == []
+    assert child.ended and not child.complete and not child.died and not child.timed_out
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_partial_says_an_item_is_on_its_way() -> None:
+    import pickle
+    import struct
+    import time
+
+    payload = pickle.dumps(("x" * 100,))
+    child = _raw_child(struct.pack(">Q", len(payload)) + payload[:50])  # half of one item
+    deadline = time.monotonic() + 20
+    while not child.partial and time.monotonic() < deadline:
+        assert child.ready() == []
+        time.sleep(0.01)
+    assert child.partial and not child.ended
+    child.cancel()
+    assert child.ended

@@ -82,7 +82,12 @@ class ForkedStream(Generic[T]):
     the next one can have a deadline (`items(limit)`). Once `items()` is exhausted, `complete`
     tells whether the child sent them all; `timed_out` whether it was stopped for taking too
     long over one; `died` whether it ended before sending them all, and `signal` by which signal
-    (a crash), when that is known."""
+    (a crash), when that is known.
+
+    Whoever waits for several children at once (or does other work meanwhile) takes their items
+    without waiting instead: `select` on the streams (`fileno`), then `ready()` on each, and
+    `expire()` for one that took too long (whose time it last sent anything is `heard`);
+    `ended` tells when a child is done with, however it ended."""
 
     def __init__(self, pid: int, pipe: int) -> None:
         self._pid = pid
@@ -92,6 +97,7 @@ class ForkedStream(Generic[T]):
         self.timed_out = False
         self.died = False
         self.signal: int | None = None
+        self.heard = time.monotonic()  # when bytes last came from the child (or it started)
 
     @classmethod
     def start(
@@ -136,16 +142,75 @@ class ForkedStream(Generic[T]):
         """Take what the child has sent so far, without waiting. A child whose pipe is full
         waits until it is read: drain now and then one that works while this process does
         something else."""
+        self._take_sent()  # its end is read again, and found again, by `items`
+
+    def fileno(self) -> int:
+        """The pipe the items arrive on, for `select` (-1 once the child is ended: `ended`)."""
+        return self._pipe if self._pid else -1
+
+    @property
+    def ended(self) -> bool:
+        """Whether the child is done with: ended and waited for (`cancel`)."""
+        return self._pid == 0
+
+    @property
+    def partial(self) -> bool:
+        """Whether part of an item has arrived (after `ready`: the child is sending one)."""
+        return bool(self._buffer)
+
+    def ready(self) -> list[T]:
+        """The items that have arrived, without waiting for more. At the child's end (the pipe
+        closed, or the end mark received) or after something unreadable the child is ended and
+        waited for (`ended`): `complete`, `died` and `signal` then say how it ended, as after
+        `items()`; unreadable, it is neither complete nor died."""
         if self._pid == 0:
-            return
+            return []
+        at_end = self._take_sent()
+        found: list[T] = []
+        try:
+            while len(self._buffer) >= _FRAME.size:
+                size = _FRAME.unpack_from(self._buffer)[0]
+                end = _FRAME.size + size
+                if len(self._buffer) < end:
+                    break
+                with memoryview(self._buffer) as view:
+                    wrapped = pickle.loads(view[_FRAME.size : end])  # noqa: S301  # allowed: our own forked child's pickle, never evidence
+                del self._buffer[:end]
+                if wrapped is None:
+                    self.complete = True
+                    self.cancel()
+                    return found
+                found.append(wrapped[0])
+        except Exception:  # whatever broke, the items after it are not known
+            self.complete = False
+            self.cancel()
+            return found
+        if at_end:
+            self.died = True
+            self.cancel()
+        return found
+
+    def expire(self) -> None:
+        """The child stopped for taking too long (`timed_out`), and waited for."""
+        if self._pid:
+            self.timed_out = True
+            self.cancel()
+
+    def _take_sent(self) -> bool:
+        """Take what the child has sent so far into the buffer, without waiting; whether its
+        end (the pipe closed) was reached."""
+        if self._pid == 0:
+            return False
         try:
             while select.select([self._pipe], [], [], 0)[0]:
                 chunk = os.read(self._pipe, 1 << 20)
                 if not chunk:
-                    return  # its end: read again, and found again, by `items`
+                    return True
                 self._buffer += chunk
+                self.heard = time.monotonic()
         except OSError:
-            return
+            return True  # a pipe that cannot be read is as good as closed
+        return False
 
     def _receive(self, size: int, deadline: float | None) -> bytes | None:
         """The next `size` bytes from the child; None at its end, or when the deadline passed
@@ -161,6 +226,7 @@ class ForkedStream(Generic[T]):
                 self.died = True
                 return None
             self._buffer += chunk
+            self.heard = time.monotonic()
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data

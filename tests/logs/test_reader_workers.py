@@ -1,6 +1,8 @@
 """Log files read by forked workers (`logs.shares`): the same events and issues, in the same
-order, as reading them in one process; a worker that dies or sends nonsense changes nothing;
-no worker while another thread runs; text stays in the parent."""
+order, as reading them in one process; the EVTX files handed out one at a time from a queue
+(a slow worker takes fewer), never parsed by the parent when a worker can start; a worker that
+dies or sends nonsense changes nothing, one that crashes or stalls costs its file only; no
+worker while another thread runs; text stays in the parent."""
 
 from __future__ import annotations
 
@@ -80,21 +82,40 @@ def _parallel(*paths: Path | str, processes: int = 2) -> Result:
     return read_logs([str(p) for p in paths], processes=processes, parallel_min=0)
 
 
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per `os.fork` from now on (in this process)."""
+    counted: list[int] = []
+    real_fork = os.fork
+
+    def counting() -> int:
+        counted.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counting)
+    return counted
+
+
 @pytest.mark.usefixtures("alone")
 @pytest.mark.parametrize("processes", [2, 3])
 def test_workers_read_the_corpus_as_one_process_does(
-    evtx_folder: Path, readers: Callable[[], dict[str, list[int]]], processes: int
+    evtx_folder: Path,
+    readers: Callable[[], dict[str, list[int]]],
+    forks: list[int],
+    processes: int,
 ) -> None:
     serial = _serial(evtx_folder)
     assert {p for pids in readers().values() for p in pids} == {os.getpid()}
+    assert forks == []
     parallel = _parallel(evtx_folder, processes=processes)
     assert parallel == serial
     assert len(serial[0]) > 100
+    assert len(forks) == processes  # a worker per process, the parent reading none
     read_by = readers()
     assert all(len(pids) == 1 for pids in read_by.values())  # each file read once
-    children = {pids[0] for pids in read_by.values()} - {os.getpid()}
-    assert len(children) == processes - 1  # every share but the parent's read by a child
-    assert os.getpid() in {pids[0] for pids in read_by.values()}  # and the parent read one
+    evtx = {pids[0] for path, pids in read_by.items() if is_evtx(path)}
+    assert len(read_by) > 10 and os.getpid() not in evtx  # every EVTX file read by a worker
+    assert 1 <= len(evtx) <= processes
 
 
 @pytest.mark.usefixtures("alone")
@@ -128,7 +149,8 @@ def test_text_stays_in_the_parent_and_issues_keep_their_order(
     parent = os.getpid()
     assert read_by[str(folder / "y_syslog")] == [parent]
     assert read_by[str(folder / "z_bad.gz")] == [parent]
-    assert {pids[0] for pids in read_by.values()} - {parent}  # a child read EVTX
+    evtx_read = [pids for path, pids in read_by.items() if is_evtx(path)]
+    assert len(evtx_read) == 27 and all(parent not in pids for pids in evtx_read)  # all by children
 
 
 @pytest.mark.usefixtures("alone")
@@ -151,36 +173,85 @@ def test_a_worker_that_dies_changes_nothing(
     assert started.exists()  # a child did start, and died
 
 
+# what a worker sends: a file's number as it starts it, then (number, records)
+Frames = list[object]
+
+
 @pytest.mark.usefixtures("alone")
 @pytest.mark.parametrize(
     "sent",
     [
-        lambda records: records[:-1],  # a file short
-        lambda records: [*records[:-1], [*records[-1], "not a record"]],
-        lambda records: {"not": "a list"},
+        lambda start, done: [start],  # ends while on a file
+        lambda start, done: [start, start, done],  # starts it twice
+        lambda start, done: [start + 1, done],  # the records of another file
+        lambda start, done: [start, (start + 1, done[1])],
+        lambda start, done: [start, (start, [*done[1], "not a record"])],
+        lambda start, done: [start, (start, {"not": "a list"})],
+        lambda start, done: [start, done[1]],  # records without their number
+        lambda start, done: [10**6, done],  # a file that is not there
+        lambda start, done: [str(start), done],
     ],
 )
 def test_a_worker_that_sends_nonsense_changes_nothing(
     evtx_folder: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    sent: Callable[[list[list[JobEvent | Issue]]], object],
+    sent: Callable[[int, tuple[int, list[JobEvent | Issue]]], Frames],
 ) -> None:
+    """Whatever a worker sends in place of its third file, the parent ends it and reads what
+    it had not sent right itself."""
     serial = _serial(evtx_folder)
-    real = shares._read_share
+    real = shares._take_files
     parent = os.getpid()
     sent_from = tmp_path / "sent"
 
     def wrong(
-        read: Callable[[str], list[JobEvent | Issue]], paths: list[str]
-    ) -> list[list[JobEvent | Issue]]:
+        read: Callable[[str], list[JobEvent | Issue]],
+        files: list[str],
+        queue: int,
+        writing: int | None,
+    ) -> Iterator[object]:
         assert os.getpid() != parent
+        items = real(read, files, queue, writing)
+        for _ in range(2):  # two files right
+            yield next(items)
+            yield next(items)
+        start = next(items)
+        assert isinstance(start, int)
         sent_from.touch()
-        return sent(real(read, paths))  # type: ignore[return-value]
+        yield from sent(start, next(items))  # type: ignore[arg-type]
+        yield from items
 
-    monkeypatch.setattr(shares, "_read_share", wrong)
+    monkeypatch.setattr(shares, "_take_files", wrong)
     assert _parallel(evtx_folder) == serial
     assert sent_from.exists()  # a child did send it
+
+
+@pytest.mark.usefixtures("alone")
+def test_files_a_worker_took_and_never_started_are_read_by_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies after taking numbers from the queue, before saying which file it
+    starts: no file is lost, the parent reads those at the end."""
+    files = _files(tmp_path, 24)
+    parent = os.getpid()
+    real = shares._next_number
+    taken = {"count": 0}
+
+    def dies_on_the_fourth(queue: int) -> int | None:
+        number = real(queue)
+        taken["count"] += 1  # each child its own count
+        if taken["count"] == 4:
+            os._exit(0)
+        return number
+
+    monkeypatch.setattr(shares, "_next_number", dies_on_the_fourth)
+    results = shares.read_files(
+        files, _read_noting_pid(parent), lambda path: True, processes=2, minimum=0
+    )
+    assert [[i.evidence.path for i in records] for records in results] == [[p] for p in files]  # type: ignore[union-attr]
+    by_parent = [records[0].message for records in results].count("parent")  # type: ignore[union-attr]
+    assert by_parent >= 18  # the 2 numbers lost in the queue, and those no child was left for
 
 
 @pytest.mark.usefixtures("alone")
@@ -208,7 +279,7 @@ def test_no_worker_while_another_thread_runs(
     if threading.active_count() > 1:
         pytest.skip("another test's thread is still ending")
     assert _parallel(evtx_folder) == serial
-    assert forks == [1]  # with the thread gone, a worker starts
+    assert forks == [1, 1]  # with the thread gone, the workers start
 
 
 @pytest.mark.usefixtures("alone")
@@ -239,13 +310,122 @@ def test_one_process_reads_everything_here(
     assert read_logs([str(evtx_folder)], processes=1)[0]
 
 
-def test_shares_are_contiguous_and_balanced() -> None:
-    assert shares.plan([10] * 10, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
-    assert shares.plan([10] * 10, 3) == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
-    assert shares.plan([10] * 10, 2, kept=50) == [[0, 1], [2, 3, 4, 5, 6, 7, 8, 9]]
-    assert shares.plan([10] * 4, 2, kept=1000) == [[], [0, 1, 2, 3]]
-    assert shares.plan([100, 1, 1], 3) == [[0], [1, 2]]  # none empty but the parent's
-    assert shares.plan([1, 1, 100], 2) == [[0, 1], [2]]
+@pytest.mark.usefixtures("alone")
+@pytest.mark.parametrize("run", ["big", "small", "one processor"])
+def test_the_parent_parses_no_evtx_file_when_a_worker_can_start(
+    evtx_folder: Path,
+    tmp_path: Path,
+    readers: Callable[[], dict[str, list[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+    run: str,
+) -> None:
+    """Shared out (big), for safety (small, under PARALLEL_MIN), on one processor: every EVTX
+    file is parsed in a worker, text in the parent."""
+    folder = tmp_path / "logs"
+    shutil.copytree(evtx_folder, folder)
+    (folder / "syslog").write_text("Nov 27 10:00:01 h CRON[1]: (root) CMD (true)\n")
+    if run == "one processor":
+        monkeypatch.setattr(forked, "processors", lambda: 1)
+    serial = _serial(folder)
+    readers()
+    parallel_min = 0 if run == "big" else shares.PARALLEL_MIN
+    assert read_logs([str(folder)], parallel_min=parallel_min) == serial
+    read_by = readers()
+    parent = os.getpid()
+    evtx = [path for path in read_by if is_evtx(path)]
+    assert len(evtx) > 10 and all(parent not in read_by[path] for path in evtx)
+    assert read_by[str(folder / "syslog")] == [parent]
+
+
+def _read_noting_pid(
+    parent: int, slow: Path | None = None
+) -> Callable[[str], list[JobEvent | Issue]]:
+    """A `read` whose one record says where it ran ("parent", or the worker's pid); with `slow`,
+    the first worker to read a file (the one that creates `slow`) takes 0.5 s over each."""
+    import time
+
+    from schedwarden.logs.files import issue
+
+    def read(path: str) -> list[JobEvent | Issue]:
+        pid = os.getpid()
+        if slow is not None and pid != parent:
+            try:
+                descriptor = os.open(slow, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                os.write(descriptor, str(pid).encode())
+                os.close(descriptor)
+            except FileExistsError:
+                pass
+            if slow.read_text() == str(pid):
+                time.sleep(0.5)
+        return [issue("READ", "parent" if pid == parent else str(pid), path)]
+
+    return read
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_slow_worker_takes_fewer_files(tmp_path: Path) -> None:
+    """The files are handed out one at a time: while one worker is slow over its file, the
+    other takes the next ones; each file read once, the results in file order."""
+    files = _files(tmp_path, 24)
+    slow = tmp_path / "slow"
+    results = shares.read_files(
+        files, _read_noting_pid(os.getpid(), slow), lambda path: True, processes=2, minimum=0
+    )
+    assert [[i.evidence.path for i in records] for records in results] == [[p] for p in files]  # type: ignore[union-attr]
+    readers = [records[0].message for records in results]  # type: ignore[union-attr]
+    slow_pid = slow.read_text()
+    assert "parent" not in readers and set(readers) - {slow_pid}  # the other worker read some
+    assert 1 <= readers.count(slow_pid) <= 3  # 0.5 s per file: a few at most
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_file_handed_out_twice_keeps_one_result(
+    evtx_folder: Path, readers: Callable[[], dict[str, list[int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the queue to hand a file out twice, both workers would read it (no nonsense: the
+    second worker is not ended) and one result is kept."""
+    serial = _serial(evtx_folder)
+    real = shares._Queue
+
+    def twice(numbers: list[int]) -> shares._Queue:
+        return real([*numbers[:3], *numbers])
+
+    monkeypatch.setattr(shares, "_Queue", twice)
+    readers()
+    assert _parallel(evtx_folder) == serial
+    read_by = readers()
+    assert len([pids for pids in read_by.values() if len(pids) == 2]) == 3
+    evtx = [pids for path, pids in read_by.items() if is_evtx(path)]
+    assert len(evtx) > 10 and all(os.getpid() not in pids for pids in evtx)  # none left over
+
+
+@pytest.mark.usefixtures("alone")
+def test_more_files_than_the_queue_holds(tmp_path: Path) -> None:
+    """20,000 file numbers do not fit in the queue's pipe (64 KiB on Linux: 16,384): the parent
+    tops it up as the workers take them, and every file is read once, in a worker."""
+    files = [str(tmp_path / f"{number}.evtx") for number in range(20_000)]  # none there: 0 bytes
+    results = shares.read_files(
+        files, _read_noting_pid(os.getpid()), lambda path: True, processes=2, minimum=0
+    )
+    assert [records[0].evidence.path for records in results] == files  # type: ignore[union-attr]
+    assert all(records[0].message != "parent" for records in results)  # type: ignore[union-attr]
+
+
+def test_the_queue_hands_out_whole_numbers_in_order_and_ends() -> None:
+    """Numbers written in pieces as there is room, read 4 bytes at a time, up to the end the
+    parent makes by closing its write end once the last one is in."""
+    numbers = list(range(20_000))
+    queue = shares._Queue(numbers)
+    try:
+        assert queue.writing is not None  # more than the pipe holds: some left to write
+        taken = []
+        while (number := shares._next_number(queue.reading)) is not None:
+            taken.append(number)
+            if len(taken) % 1000 == 0:
+                queue.fill()
+        assert taken == numbers and queue.writing is None
+    finally:
+        queue.close()
 
 
 def test_evtx_is_told_by_its_head(evtx_folder: Path, tmp_path: Path) -> None:
@@ -287,7 +467,7 @@ def test_a_worker_that_crashes_or_stalls_costs_that_file_only(
     from schedwarden.logs.files import issue
 
     files = _files(tmp_path)
-    target = files[5]  # in the second share: read by the child
+    target = files[5]
     parent = os.getpid()
 
     def read(path: str) -> list[JobEvent | Issue]:
@@ -296,7 +476,7 @@ def test_a_worker_that_crashes_or_stalls_costs_that_file_only(
                 faulthandler.disable()  # pytest's: it would print the child's stack
                 os.kill(os.getpid(), signal.SIGSEGV)
             time.sleep(60)
-        return [issue("READ", f"read by {'parent' if os.getpid() == parent else 'child'}", path)]
+        return [issue("READ", "parent" if os.getpid() == parent else str(os.getpid()), path)]
 
     if not shared:
         monkeypatch.setattr(forked, "processors", lambda: 1)
@@ -314,11 +494,74 @@ def test_a_worker_that_crashes_or_stalls_costs_that_file_only(
     expected_code = "LOG_PARSER_CRASHED" if failure == "crash" else "LOG_TIME_BUDGET"
     assert codes == [[(expected_code if path == target else "READ", path)] for path in files]
     messages = [records[0].message for records in results]  # type: ignore[union-attr]
-    assert messages[4] == "read by child"  # the share before the failure came from the child
-    assert messages[0] == ("read by parent" if shared else "read by child")
-    assert messages[6:] == ["read by child"] * 2  # the files after it: from a new child
+    assert "parent" not in messages  # every file read by a worker
+    if not shared:  # one worker: the files after the failure were read by a new one
+        assert len(set(messages[:5])) == 1 and len(set(messages[6:])) == 1
+        assert messages[6] != messages[4]
     if failure == "crash":
         assert "SIGSEGV" in messages[5]
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_worker_that_exits_on_a_file_leaves_it_to_the_parent(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a crash (no signal): the file is no Issue but is read by the parent, and a new
+    worker takes the files after it."""
+    monkeypatch.setattr(forked, "processors", lambda: 1)
+    files = _files(tmp_path)
+    parent = os.getpid()
+    real_read = _read_noting_pid(parent)
+
+    def read(path: str) -> list[JobEvent | Issue]:
+        if path == files[3] and os.getpid() != parent:
+            os._exit(3)
+        return real_read(path)
+
+    results = shares.read_files(files, read, lambda path: True)
+    assert [[i.evidence.path for i in records] for records in results] == [[p] for p in files]  # type: ignore[union-attr]
+    messages = [records[0].message for records in results]  # type: ignore[union-attr]
+    assert messages[3] == "parent" and len(forks) == 2
+    assert len(set(messages[:3])) == 1 and len(set(messages[4:])) == 1
+    assert "parent" not in messages[:3] + messages[4:] and messages[0] != messages[4]
+
+
+@pytest.mark.usefixtures("alone")
+def test_after_a_crash_the_parent_reads_the_rest_when_no_worker_can_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file the worker crashed on is an Issue; the files after it, with no new worker to
+    read them, are read by the parent."""
+    import faulthandler
+    import signal
+
+    files = _files(tmp_path)
+    parent = os.getpid()
+    real_read = _read_noting_pid(parent)
+
+    def read(path: str) -> list[JobEvent | Issue]:
+        if path == files[2] and os.getpid() != parent:
+            faulthandler.disable()  # pytest's: it would print the child's stack
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real_read(path)
+
+    real_fork = os.fork
+    forks: list[int] = []
+
+    def once() -> int:
+        forks.append(1)
+        if len(forks) > 1:
+            raise OSError("no more processes")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", once)
+    results = shares.read_files(files, read, lambda path: True, processes=None, minimum=10**9)
+    assert len(forks) == 2  # the worker, and the attempt at a new one after the crash
+    assert [records[0].code for records in results] == ["READ"] * 2 + ["LOG_PARSER_CRASHED"] + [
+        "READ"
+    ] * 5  # type: ignore[union-attr]
+    messages = [records[0].message for records in results]  # type: ignore[union-attr]
+    assert "parent" not in messages[:2] and messages[3:] == ["parent"] * 5
 
 
 @pytest.mark.usefixtures("alone")
