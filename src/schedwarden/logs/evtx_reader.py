@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from sys import intern
 from typing import Any, BinaryIO
 
 import evtx
@@ -96,6 +97,9 @@ KEYWORDS: Mapping[int, tuple[tuple[str, ...], tuple[str, ...] | re.Pattern[str]]
     5145: (('"RelativeTargetName":',), ("atsvc",)),
 }
 _XML_FIELDS = frozenset({"TaskContent", "TaskContentNew"})
+# Field names, and values up to this length (SIDs, user names, flags), are kept as one string
+# object each: a file's events pickle them once (a child sends them so), and use less memory.
+_SHARED_TEXT = 40
 WANTED = frozenset({*SECURITY_TASK_ACTIONS, *OPERATIONAL_ACTIONS, *KEYWORDS})
 _SEARCHED = {id: words for id, (_, words) in KEYWORDS.items() if isinstance(words, tuple)}
 # Records of other ids are not rendered at all; of these, only those holding one of the words
@@ -362,7 +366,11 @@ def _events(
         "event_id": event_id,
         "record_id": record_id,
         # the record's fields as the log gave them (the task XML is in `definition.raw`)
-        "event_data": {k: v for k, v in data.items() if k not in _XML_FIELDS},
+        "event_data": {
+            intern(k): intern(v) if v.__class__ is str and len(v) <= _SHARED_TEXT else v
+            for k, v in data.items()
+            if k not in _XML_FIELDS
+        },
     }
 
     def make(
