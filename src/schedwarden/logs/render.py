@@ -68,11 +68,11 @@ def hunt_document(
 
 def write_hunt_json(report: HuntReport, stream: TextIO, *, color: bool = False) -> None:
     """The JSON document, written as it is made. From JSON_FORKED_EVENTS events on, a forked
-    child makes the text of the last CHILD_SHARE of them meanwhile (as for JSONL)."""
+    child makes the text of the last JSON_CHILD_SHARE of them meanwhile (as for JSONL)."""
     events = report.events
-    split = (
-        int(len(events) * (1 - CHILD_SHARE)) if len(events) >= JSON_FORKED_EVENTS else len(events)
-    )
+    split = len(events)
+    if len(events) >= JSON_FORKED_EVENTS:
+        split = int(len(events) * (1 - JSON_CHILD_SHARE))
     rest = (
         ForkedStream.start(partial(_texts_made_first, events[split:]))
         if split < len(events)
@@ -204,8 +204,13 @@ WRITE_BATCH = 4096
 # has to cross a pipe and be written by this process (measured: 1 GB syslog at 1% cron lines,
 # 132,780 events).
 FORKED_EVENTS = 20_000
-JSON_FORKED_EVENTS = 2_000  # the indented JSON of an event costs several times its JSONL line
 CHILD_SHARE = 0.45
+# The indented JSON of an event costs several times its JSONL line: a child helps from fewer
+# events on, and takes more of them, this process also making the findings' text (measured on
+# 6,045 EVTX events and 929 findings: 0.30 s alone, 0.22 s at 0.45, 0.20 s at 0.55, 0.24 s at
+# 0.65)
+JSON_FORKED_EVENTS = 2_000
+JSON_CHILD_SHARE = 0.55
 EVENT_FIELDS = ("time", "host", "action", "job_name", "evidence", "actor", "command", "extra")
 EVIDENCE_KEY = ("source_kind", "host", "path")  # what one file's evidence template depends on
 EVIDENCE_SLOTS = ("line", "offset")  # the values filled in per event, in this order
