@@ -190,7 +190,10 @@ def rows_of(
         )
     if wanted is not None and wanted.isdisjoint(scopes):
         return None
-    row: dict[str, object] = {str(k): _value(v) for k, v in data.items()}
+    row: dict[str, object] = {
+        k if k.__class__ is str else str(k): v if v.__class__ in _PLAIN else _value(v)
+        for k, v in data.items()
+    }
     row["EventID"] = event_id
     row["Channel"] = channel
     row["Computer"] = event.host
@@ -202,6 +205,9 @@ def rows_of(
         row.setdefault("ParentImage", row.get("ParentProcessName"))
         row.setdefault("User", row.get("SubjectUserName"))
     return scopes, row
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # kept as they are, as `_value` keeps them
 
 
 def _value(value: object) -> object:
