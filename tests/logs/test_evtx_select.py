@@ -5,15 +5,16 @@ cannot be read for sure is kept. Errors of the parser are still located in the f
 from __future__ import annotations
 
 import io
+import random
 import struct
 import sys
 from pathlib import Path
-from typing import Any
 
 import evtx
 import pytest
 
 from schedwarden.logs import evtx_reader
+from schedwarden.logs.evtx_guard import cut_link_cycles
 from schedwarden.logs.evtx_reader import _EVENT_ID, CHOOSER, KEYWORDS, WANTED, _mentions
 from schedwarden.logs.evtx_select import FOLDING_TO, FOLDING_TO_FIRST, ChosenFile, RecordChooser
 from schedwarden.logs.reader import read_logs
@@ -60,7 +61,7 @@ def test_most_records_of_the_corpus_are_not_rendered() -> None:
         data = path.read_bytes()
         full += len(_records(data))
         rendered += len(_records(bytes(CHOOSER.choose_in_file(data).data)))
-    assert rendered < full / 5  # measured: 168 of 2,324
+    assert rendered < full / 5  # measured: 256 of 2,324
 
 
 def test_hunt_gives_the_same_events_and_issues_as_without_choosing(
@@ -195,19 +196,136 @@ def test_a_size_of_zero_after_skipped_records_is_located(tmp_path: Path) -> None
     assert ("LOG_CORRUPT", position) in {(i.code, i.evidence.offset) for i in issues}
 
 
-def _flipped(data: bytes, seed: int) -> bytes:
-    import random
+def _parse(data: bytes) -> dict[int, str | None]:
+    """Record id -> JSON text of what the parser renders (None for an id met twice), going on
+    after errors, the link cycles cut first as the reader does."""
+    stream, _ = cut_link_cycles("x", io.BytesIO(data))
+    found: dict[int, str | None] = {}
+    records = evtx.PyEvtxParser(stream).records_json()
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return found
+        except (RuntimeError, OSError, ValueError):
+            continue
+        number = int(record["event_record_id"])
+        found[number] = None if number in found else str(record["data"])
 
-    chooser_random = random.Random(seed)
-    damaged = bytearray(data)
-    for _ in range(64):
-        damaged[chooser_random.randrange(HEADER, len(damaged))] ^= 1 << chooser_random.randrange(8)
-    return bytes(damaged)
+
+def _spans(data: bytes) -> dict[int, tuple[int, int] | None]:
+    """Record id -> (start, end) in the file of each record met walking the chunks (None for
+    an id met twice)."""
+    spans: dict[int, tuple[int, int] | None] = {}
+    for base in range(HEADER, len(data) - 512 + 1, CHUNK):
+        if not data.startswith(b"ElfChnk\x00", base):
+            continue
+        (free,) = struct.unpack_from("<I", data, base + 48)
+        for position, size, number in _chunk_records(data, base):
+            if position + size > base + min(free, CHUNK):
+                break
+            spans[number] = None if number in spans else (position, position + size)
+    return spans
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_damaged_chunks_never_break_the_choice(seed: int) -> None:
-    data = _flipped(_donpapi()[: HEADER + 2 * CHUNK], seed)
-    chosen: Any = CHOOSER.choose_in_file(data)
-    assert isinstance(chosen, ChosenFile)
-    assert len(chosen.data) <= len(data)
+@pytest.mark.parametrize("seed", range(8))
+def test_damaged_files_lose_no_intact_record_to_the_choice(seed: int) -> None:
+    """Bits flipped at random in the chunks of corpus files: every record the reader keeps from
+    a full parse, and whose own bytes are intact, is rendered the same from the chosen file.
+    (A damaged record may come out otherwise: the parser may read past its end, into bytes the
+    choice changed, or not render it at all when it is skipped.) Measured beforehand over 40,000
+    such files."""
+    rng = random.Random(seed)
+    files = sorted(p for p in EVTX_FILES if p.stat().st_size > HEADER)
+    if not files:
+        pytest.skip("shared corpus not available")
+    for _ in range(60):
+        data = bytearray(rng.choice(files).read_bytes()[: HEADER + 2 * CHUNK])
+        flips = {rng.randrange(HEADER + 512, len(data)) for _ in range(rng.choice((1, 4, 16, 64)))}
+        for position in flips:
+            data[position] ^= 1 << rng.randrange(8)
+        damaged = bytes(data)
+        full = _parse(damaged)
+        chosen = _parse(bytes(CHOOSER.choose_in_file(damaged).data))
+        spans = _spans(damaged)
+        for number, text in full.items():
+            span = spans.get(number)
+            if text is None or span is None or not _kept_by_reader(text):
+                continue
+            if not any(span[0] <= flip < span[1] for flip in flips):
+                assert chosen.get(number) == text, (seed, number)
+
+
+def _values(chunk: bytes | bytearray, position: int) -> tuple[int, int]:
+    """(chunk offset of the value count, number of values) of the record at `position`."""
+    start = position + 24
+    (definition,) = struct.unpack_from("<I", chunk, start + 10)
+    values = start + 14
+    if definition == values:  # the template is defined in this record
+        values += 24 + struct.unpack_from("<I", chunk, values + 20)[0]
+    return values, struct.unpack_from("<I", chunk, values)[0]
+
+
+def _task_chunk() -> tuple[bytes, list[tuple[int, int, int]], set[int]]:
+    """The first chunk of a corpus file with records kept and skipped, its records (chunk
+    offsets) and the ids the reader keeps."""
+    data = corpus_path(
+        "windows",
+        "evtx",
+        "task",
+        "EVTX-ATTACK-SAMPLES",
+        "AutomatedTestingTools",
+        "Malware",
+        "DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+    ).read_bytes()
+    full = _records(data)
+    kept = {n for n, t in full.items() if _kept_by_reader(t)}
+    records = [(p - HEADER, s, n) for p, s, n in _chunk_records(data, HEADER)]
+    return data[HEADER : HEADER + CHUNK], records, kept
+
+
+def test_records_to_render_keep_their_size() -> None:
+    """A record whose end-of-fragment token is damaged is read to its own end in the file: a
+    kept record stretched over the next ones was read into them."""
+    chunk, records, kept = _task_chunk()
+    chosen = bytes(CHOOSER.choose(chunk).chunk)
+    assert chosen != chunk and kept
+    for position, size, number in records:
+        if number in kept:
+            assert struct.unpack_from("<I", chosen, position + 4)[0] == size
+
+
+def test_a_record_whose_values_run_past_its_end_leaves_the_next_records_as_they_are() -> None:
+    chunk, records, kept = _task_chunk()
+    index = next(
+        i
+        for i, (_, _, number) in enumerate(records[:-2])
+        if number in kept and not {records[i + 1][2], records[i + 2][2]} & kept
+    )
+    untouched = bytes(CHOOSER.choose(chunk).chunk)
+    assert (
+        untouched[records[index + 1][0] + 4 : records[index + 1][0] + 8]
+        != chunk[records[index + 1][0] + 4 : records[index + 1][0] + 8]
+    )  # the record after it was stretched, as it may be
+    damaged = bytearray(chunk)
+    values, count = _values(damaged, records[index][0])
+    last = values + 4 + 4 * (count - 1)
+    (size,) = struct.unpack_from("<H", damaged, last)
+    struct.pack_into("<H", damaged, last, size + 16)  # the last value now runs 16 bytes on
+    chosen = bytes(CHOOSER.choose(bytes(damaged)).chunk)
+    after = records[index + 1][0]
+    assert chosen[after : after + 8] == chunk[after : after + 8]
+
+
+def test_a_value_before_the_event_id_whose_size_is_not_its_type_s_keeps_the_record() -> None:
+    """The parser reads a fixed-size value at its type's size: a record whose descriptor says
+    otherwise has its event id where the sizes do not say."""
+    chunk, records, kept = _task_chunk()
+    position, _, _ = next(r for r in records if r[2] not in kept and r[0] > 512)
+    damaged = bytearray(chunk)
+    values, _ = _values(damaged, position)
+    size, kind = struct.unpack_from("<HB", damaged, values + 4)  # the first value: Level, UInt8
+    assert (size, kind) == (1, 0x04)
+    struct.pack_into("<H", damaged, values + 4, 0)
+    skipped = CHOOSER.choose(chunk).skipped
+    assert CHOOSER.choose(bytes(damaged)).skipped < skipped  # it is rendered now

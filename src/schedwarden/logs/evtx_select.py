@@ -5,11 +5,11 @@ Most records of a real Security or Sysmon log are of no use to a task hunt (abou
 replicated benchmark corpus: process creations without `schtasks`, share accesses other than
 `atsvc`, logons...). The `evtx` binding renders every record to JSON, and that rendering, with
 the Python loop over its output, was most of the cost of a hunt. It cannot be told which records
-to skip, so the chunk it reads is changed instead: each record to render has its size stretched
-over the records to skip that follow it (and the chunk's first record, if it is to be skipped,
-over those after it). The parser steps from record to record by their sizes and stops reading a
-record at its end-of-fragment token, so it renders the kept records exactly as before and never
-sees the others. Template definitions and names are found by their chunk offsets, which do not
+to skip, so the chunk it reads is changed instead: the first record of each run of records to
+skip has its size stretched over the others of its run. The parser steps from record to record
+by their sizes and stops reading a record at its end-of-fragment token, so it renders the kept
+records exactly as before (their sizes are untouched) and of each run only its first record,
+which the reader then drops. Template definitions and names are found by their chunk offsets, which do not
 move: a kept record whose template is defined inside a skipped one renders the same. The tests
 hold the rendered records equal to a full parse's, record for record, over the whole corpus.
 
@@ -35,7 +35,7 @@ import bisect
 import itertools
 import struct
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,8 @@ _U32 = struct.Struct("<I")
 _UINT16 = 0x06  # BinXML value type of an event id
 _MAX_TOKENS = 4096  # a template longer than this is not understood: its records are kept
 _MAX_INDEX = 1024  # nor one whose event id comes after this many values
+_MAX_VALUES = 4096  # a record said to have more values may read anything: nothing after it moves
+_RECORD_HEADER = 24  # magic, size, id, written time
 
 # BinXML tokens (the 0x40 bit: "more data", an element with attributes or a value that follows)
 _OPEN, _CLOSE_START, _CLOSE_EMPTY, _END_ELEMENT = 0x01, 0x02, 0x03, 0x04
@@ -74,17 +76,20 @@ class _NotUnderstood(Exception):
 @dataclass(frozen=True, slots=True)
 class _Template:
     """Where a template's records have their event id: written in the template (`literal`),
-    or in the substitution value that `reader` reads the descriptor of; neither when unknown."""
+    or in the substitution value whose descriptor, and those before it, `reader` reads; neither
+    when unknown. `offsets` remembers, for the descriptors a record has, where its event id is
+    (after the descriptors), or -1 when that cannot be told."""
 
     literal: int | None = None
     reader: struct.Struct | None = None
+    offsets: dict[tuple[int, ...], int] = field(default_factory=dict)
 
 
 @cache
 def _reader(index: int) -> struct.Struct:
-    """Reads the number of values of a template instance, the sizes of its first `index`
-    values, then the size and type of value `index` (each descriptor: size, type, a pad)."""
-    return struct.Struct("<I" + "H2x" * index + "HB")
+    """Reads the number of values of a template instance, then the size and type of each of
+    its first `index` + 1 values (each descriptor: size, type, a pad)."""
+    return struct.Struct("<I" + "HBx" * (index + 1))
 
 
 _UNKNOWN = _Template()  # no event id read: the records are kept
@@ -96,7 +101,7 @@ class Chosen:
 
     chunk: Buffer  # the chunk with kept records stretched over skipped ones (or as it was)
     skipped: int  # how many records the parser will not see
-    # kept record id -> id of the last record its size now covers, for each stretched record
+    # id of each stretched record -> id of the last record its size now covers
     spans: dict[int, int]
     needed: bool  # whether the parser has to read the chunk at all
 
@@ -174,7 +179,7 @@ class RecordChooser:
                 template = templates.get(definition) or marked.template(definition)
                 event_id = template.literal
                 if event_id is None and template.reader is not None:
-                    event_id = _event_id(chunk, position, end, definition, template.reader)
+                    event_id = _event_id(chunk, position, end, definition, template)
             needed = (
                 event_id is None
                 or event_id in always
@@ -232,48 +237,146 @@ class _Marked:
 
 
 def _stretch(chunk: memoryview, records: list[tuple[int, int, int, bool]]) -> Chosen:
-    """`chunk` with each kept record's size covering the skipped records after it; the first
-    record is kept, where the parser starts."""
+    """`chunk` with the first record of each run of records to skip stretched over the others
+    of its run. Records to render keep their size: a record whose end-of-fragment token is
+    damaged is read up to its own end, as in the file, never into the next record. And no byte
+    a rendered record may read is changed: a damaged record whose values are said to run past
+    its end reads the records after it, which then stay as they are (`_reach`)."""
     spans: dict[int, int] = {}
     patched: bytearray | None = None
     skipped = 0
-    keeper = 0  # index of the last kept record
-    for index, (_, _, record_id, needed) in enumerate(records):
-        if needed or index == 0:
-            keeper = index
+    reach = 0  # rendered records may read the chunk up to here: nothing before it is changed
+    index = 0
+    while index < len(records):
+        position, size, _, needed = records[index]
+        if needed:
+            reach = max(reach, _reach(chunk, position, position + size))
+            index += 1
             continue
-        skipped += 1
-        if index + 1 < len(records) and not records[index + 1][3]:
-            continue  # the run of skipped records goes on
-        if patched is None:
-            patched = bytearray(chunk)
-        offset, _, kept_id, _ = records[keeper]
-        end = records[index][0] + records[index][1]
-        _U32.pack_into(patched, offset + 4, end - offset)
-        spans[kept_id] = record_id
+        stop = index + 1  # past the run of records to skip
+        while stop < len(records) and not records[stop][3]:
+            stop += 1
+        head = index
+        while head < stop and records[head][0] + 4 < reach:  # its size may be read: kept
+            reach = max(reach, _reach(chunk, records[head][0], records[head][0] + records[head][1]))
+            head += 1
+        if stop - head >= 2:
+            if patched is None:
+                patched = bytearray(chunk)
+            offset, size, head_id, _ = records[head]
+            last_offset, last_size, last_id, _ = records[stop - 1]
+            end = last_offset + last_size
+            _U32.pack_into(patched, offset + 4, end - offset)
+            spans[head_id] = last_id
+            skipped += stop - head - 1
+            reach = max(reach, end, _reach(chunk, offset, offset + size))
+        elif head < stop:
+            offset, size, _, _ = records[head]
+            reach = max(reach, _reach(chunk, offset, offset + size))
+        index = stop
     return Chosen(chunk if patched is None else patched, skipped, spans, needed=True)
 
 
+def _reach(chunk: memoryview, position: int, end: int) -> int:
+    """How far into the chunk the parser may read for the record at `position` (to `end`): past
+    its end when its substitution values are said to be longer than the record (a damaged
+    record); to the chunk's end when that cannot be told: a value of a fixed-size type whose
+    size is not that type's, a SID whose size is not what its count of parts says (the parser
+    reads what the type says, not what the size says: the values after it shift) or a type
+    this module does not know."""
+    start = position + _RECORD_HEADER
+    try:
+        if chunk[start] != _FRAGMENT or chunk[start + 4] != _TEMPLATE:
+            return len(chunk)
+        (definition,) = _U32.unpack_from(chunk, start + 10)
+        values = start + 14
+        if definition == values:  # defined here: next offset, GUID, size, then the body
+            values += 24 + _U32.unpack_from(chunk, values + 20)[0]
+        (count,) = _U32.unpack_from(chunk, values)
+        if count > _MAX_VALUES:
+            return len(chunk)
+        descriptors = _descriptors(count).unpack_from(chunk, values + 4)
+        value = values + 4 + 4 * count
+        for size, kind in zip(descriptors[::2], descriptors[1::2], strict=True):
+            if not _size_is_read(chunk, value, size, kind):
+                return len(chunk)
+            value += size
+    except (IndexError, struct.error):
+        return len(chunk)
+    return max(end, int(value))
+
+
+def _size_is_read(chunk: memoryview, value: int, size: int, kind: int) -> bool:
+    """Whether the parser reads exactly `size` bytes for a value of type `kind` at `value`."""
+    natural = _FIXED_SIZES.get(kind & 0x7F)
+    if kind & 0x80:  # an array: of fixed-size items, or of strings
+        return (natural is not None and size % natural == 0) or kind & 0x7F in _SIZED
+    if natural is not None:
+        return size == natural
+    if kind == _SID:  # revision, count of parts, authority (6 bytes), then 4 bytes a part
+        return size == 8 + 4 * chunk[value + 1]
+    return kind in _SIZED or (kind == _SIZE_T and size in (4, 8))
+
+
+# BinXML value types read as the descriptor's size says (null, string, ANSI string, binary, a
+# nested BinXML fragment), and those of a fixed size
+_SIZED = frozenset({0x00, 0x01, 0x02, 0x0E, 0x21})
+_FIXED_SIZES = {
+    0x03: 1, 0x04: 1, 0x05: 2, 0x06: 2, 0x07: 4, 0x08: 4, 0x09: 8, 0x0A: 8,  # integers
+    0x0B: 4, 0x0C: 8, 0x0D: 4, 0x0F: 16, 0x11: 8, 0x12: 16, 0x14: 4, 0x15: 8,  # reals, bool, GUID, times, hex
+}  # fmt: skip
+_SIZE_T, _SID = 0x10, 0x13
+
+
+@cache
+def _descriptors(count: int) -> struct.Struct:
+    """Reads `count` substitution descriptors: size and type of each (then a pad byte)."""
+    return struct.Struct("<" + "HBx" * count)
+
+
 def _event_id(
-    chunk: memoryview, position: int, end: int, definition: int, reader: struct.Struct
+    chunk: memoryview, position: int, end: int, definition: int, template: _Template
 ) -> int | None:
     """The event id of the record at `position` (an instance of the template defined at chunk
-    offset `definition`, whose `reader` reads the descriptors up to the event id's), or None
-    when it cannot be read for sure."""
+    offset `definition`), or None when it cannot be read for sure."""
+    if template.reader is None:
+        return None
     values = position + _RECORD_START.size
     try:
         if definition == values:  # defined here: next offset, GUID, size, then the body
             values += 24 + _U32.unpack_from(chunk, values + 20)[0]
-        # the number of values, the sizes of those before the event id, its size and type
-        count, *sizes, value_size, value_type = reader.unpack_from(chunk, values)
-        if len(sizes) >= count or value_type != _UINT16 or value_size != 2:
+        descriptors = template.reader.unpack_from(chunk, values)
+        offset = template.offsets.get(descriptors)
+        if offset is None:
+            offset = _offset(chunk, values, descriptors)
+            if not _has_sid(descriptors):  # else where it is depends on the SID's text
+                template.offsets[descriptors] = offset
+        if offset < 0 or values + offset + 2 > end:
             return None
-        offset = values + 4 + 4 * count + sum(sizes)
-        if offset + 2 > end:
-            return None
-        return int(_U16.unpack_from(chunk, offset)[0])
+        return int(_U16.unpack_from(chunk, values + offset)[0])
     except struct.error:
         return None
+
+
+def _offset(chunk: memoryview, values: int, descriptors: tuple[int, ...]) -> int:
+    """Where the last of `descriptors` (the number of values, then size and type of each up to
+    the event id's) puts its value, from `values`; -1 when it is not a 16-bit number, or when
+    the values before it are not read as their sizes say (the parser reads a fixed-size type at
+    its own size, a SID as its count of parts says: a damaged size shifts what comes after)."""
+    count, *pairs = descriptors
+    sizes, kinds = pairs[::2], pairs[1::2]
+    if len(sizes) > count or kinds[-1] != _UINT16 or sizes[-1] != 2:
+        return -1
+    offset = 4 + 4 * count
+    for size, kind in zip(sizes[:-1], kinds[:-1], strict=True):
+        if not _size_is_read(chunk, values + offset, size, kind):
+            return -1
+        offset += size
+    return offset
+
+
+def _has_sid(descriptors: tuple[int, ...]) -> bool:
+    return _SID in descriptors[2::2]
 
 
 def _read_template(chunk: memoryview, definition: int) -> _Template:
