@@ -34,9 +34,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from .evtx_guard import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORD_MAGIC
@@ -296,14 +297,59 @@ def _reach(chunk: memoryview, position: int, end: int) -> int:
         if count > _MAX_VALUES:
             return len(chunk)
         descriptors = _descriptors(count).unpack_from(chunk, values + 4)
-        value = values + 4 + 4 * count
-        for size, kind in zip(descriptors[::2], descriptors[1::2], strict=True):
-            if not _size_is_read(chunk, value, size, kind):
+        sizes, kinds = descriptors[::2], descriptors[1::2]
+        fixed = _fixed_sizes(kinds)
+        if fixed is None or fixed.read(sizes) != fixed.sizes:
+            return len(chunk)
+        value: int = values + 4 + 4 * count
+        for index in fixed.others:  # SIDs (their size is in their text), arrays, sizes
+            offset = value + sum(sizes[:index])
+            if not _size_is_read(chunk, offset, sizes[index], kinds[index]):
                 return len(chunk)
-            value += size
     except (IndexError, struct.error):
         return len(chunk)
-    return max(end, int(value))
+    return max(end, value + int(sum(sizes)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """What values of some types must measure for the parser to read them as their sizes say:
+    `read(sizes)` gives the sizes of those of a fixed-size type, which must equal `sizes`; those
+    at `others` are checked one by one (`_size_is_read`: SIDs, whose size is in their text,
+    arrays and sizes)."""
+
+    read: Callable[[tuple[int, ...]], tuple[int, ...]]
+    sizes: tuple[int, ...]
+    others: tuple[int, ...]
+
+
+@lru_cache(maxsize=4096)
+def _fixed_sizes(kinds: tuple[int, ...]) -> _Fixed | None:
+    """How to check the sizes of values of these types (None: a type this module does not know,
+    or an array of one it cannot measure)."""
+    fixed: list[int] = []
+    sizes: list[int] = []
+    others: list[int] = []
+    for index, kind in enumerate(kinds):
+        natural = _FIXED_SIZES.get(kind)
+        if natural is not None:
+            fixed.append(index)
+            sizes.append(natural)
+        elif kind in (_SID, _SIZE_T) or kind & 0x80:
+            others.append(index)
+        elif kind not in _SIZED:
+            return None
+    return _Fixed(_picker(tuple(fixed)), tuple(sizes), tuple(others))
+
+
+def _picker(indices: tuple[int, ...]) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    """`values -> tuple(values[i] for i in indices)`, in one C call when it can be."""
+    if not indices:
+        return lambda values: ()
+    getter = itemgetter(*indices)
+    if len(indices) == 1:
+        return lambda values: (getter(values),)
+    return getter
 
 
 def _size_is_read(chunk: memoryview, value: int, size: int, kind: int) -> bool:
