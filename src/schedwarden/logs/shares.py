@@ -41,16 +41,16 @@ back pickled, and for text that costs as much as reading it. Measured on 2 cores
 event costs ~15 µs to parse where the cron lines are many (25% of the lines), ~10 µs to pickle
 in the child and ~7 µs to rebuild here, and 92 MB of such files took 4 s alone and 7-9 s shared;
 with 1% cron lines (a real syslog: the keyword search costs most) sharing gained nothing
-measurable. An EVTX event kept costs ~200 µs of parsing (most records are parsed and dropped),
-~16 µs to pickle in a child and ~22 µs to rebuild here (the model's default pickling). 3,835
-EVTX files (744 MB on disk, 8,255 events kept), 2 cores, 12 runs of each alternated: 1.7 s of
-CPU read here alone. Shares fixed by size, this process parsing the first: 1.13 s (median; 1.05
-s of CPU here, 1.01 s in the child); done with its share, this process took another 0.18-0.28
-s over the child's (waiting for it, rebuilding its records). The queue: 1.33 s (0.28 s of CPU here, 2.09 s in the two children), the
-children ending within ~2 ms of each other. So on 2 cores balance does not pay for what never
-parsing here costs: the half this process parsed is now pickled there and rebuilt here (~0.15
-s of CPU), and this process competes for the 2 processors while it rebuilds; `hunt` on the same
-files, 1.96 s before, 2.09 s now (medians of 8). Safety is the point. While it waits, this
+measurable. 3,835 EVTX files (744 MB on disk, 8,255 events kept), 2 cores, runs of each
+alternated: 1.7 s of CPU read here alone. Shares fixed by size, this process parsing the first:
+1.13 s (median; 1.05 s of CPU here, 1.01 s in the child); done with its share, this process
+took another 0.18-0.28 s over the child's (waiting for it, rebuilding its records). The queue:
+1.33 s (0.28 s of CPU here, 2.09 s in the two children), the children ending within ~2 ms of
+each other. Since records pickle by their fields and an EVTX event's field names and short
+values are one string object each (a file's events pickle them once): fixed shares 1.05-1.11 s,
+the queue 1.18-1.25 s (0.23 s of CPU here). So on 2 cores balance does not pay for what never
+parsing here costs: the half this process parsed is now pickled there and rebuilt here, and
+this process competes for the 2 processors while it rebuilds. Safety is the point. While it waits, this
 process takes what the children sent at most every POLL seconds when nothing is on its way
 (woken by every frame, ~3,000 times, it spent ~0.47 s of CPU; now ~0.29 s). Each file costs
 the queue and its two frames ~10 µs in all. Text staying here also means a big plain file
