@@ -28,6 +28,18 @@ PASSWD = (
 GROUP = "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nalice:x:1000:\ncrontab:x:101:\n"
 
 
+# A Security log of share accesses and logons (5145, 4624), with a 4702, over several chunks
+DONPAPI = (
+    "windows",
+    "evtx",
+    "task",
+    "hayabusa-sample-evtx",
+    "EVTX-to-MITRE-Attack",
+    "EVTX_full_APT_attack_steps",
+    "ID5145-4624-DonPAPI full extraction.evtx",
+)
+
+
 def corpus_path(*parts: str) -> Path:
     """A path in ../shared/corpus; the calling test is skipped when the corpus is absent."""
     path = CORPUS.joinpath(*parts)

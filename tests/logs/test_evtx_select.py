@@ -18,7 +18,7 @@ from schedwarden.logs.evtx_guard import cut_link_cycles
 from schedwarden.logs.evtx_reader import _EVENT_ID, CHOOSER, KEYWORDS, WANTED, _mentions
 from schedwarden.logs.evtx_select import FOLDING_TO, FOLDING_TO_FIRST, ChosenFile, RecordChooser
 from schedwarden.logs.reader import read_logs
-from tests.conftest import CORPUS, corpus_path
+from tests.conftest import CORPUS, DONPAPI, corpus_path
 
 HEADER, CHUNK = 4096, 65536
 EVTX_FILES = sorted((CORPUS / "windows" / "evtx").rglob("*.evtx"))
@@ -91,15 +91,7 @@ def test_the_folding_tables_hold_every_code_point() -> None:
 
 
 def _donpapi() -> bytes:
-    return corpus_path(
-        "windows",
-        "evtx",
-        "task",
-        "hayabusa-sample-evtx",
-        "EVTX-to-MITRE-Attack",
-        "EVTX_full_APT_attack_steps",
-        "ID5145-4624-DonPAPI full extraction.evtx",
-    ).read_bytes()
+    return corpus_path(*DONPAPI).read_bytes()
 
 
 def _ids(texts: dict[int, str]) -> list[int]:

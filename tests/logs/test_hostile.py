@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schedwarden.logs.reader import read_logs
-from tests.conftest import corpus_path
+from tests.conftest import DONPAPI, corpus_path
 
 BUDGET_SECONDS = 5.0
 
@@ -103,15 +103,7 @@ def test_time_budget_stops_a_file(tmp_path: Path) -> None:
 
 
 def test_later_chunks_are_read_after_a_corrupt_one(tmp_path: Path) -> None:
-    source = corpus_path(
-        "windows",
-        "evtx",
-        "task",
-        "hayabusa-sample-evtx",
-        "EVTX-to-MITRE-Attack",
-        "EVTX_full_APT_attack_steps",
-        "ID5145-4624-DonPAPI full extraction.evtx",
-    )
+    source = corpus_path(*DONPAPI)
     intact, _ = _read(source)
     damaged = bytearray(source.read_bytes())
     damaged[4096 + 600 : 4096 + 2000] = b"\xff" * 1400
