@@ -278,6 +278,16 @@ def _stretch(chunk: memoryview, records: list[tuple[int, int, int, bool]]) -> Ch
     return Chosen(chunk if patched is None else patched, skipped, spans, needed=True)
 
 
+def _values(chunk: memoryview, position: int, definition: int) -> int:
+    """Where the substitution values of the record at `position` start (their count first): right
+    after its template instance, or after the template's definition when it is written there
+    (next offset, GUID, size, then the body)."""
+    values = position + _RECORD_START.size
+    if definition == values:
+        values += 24 + _U32.unpack_from(chunk, values + 20)[0]
+    return values
+
+
 def _reach(chunk: memoryview, position: int, end: int) -> int:
     """How far into the chunk the parser may read for the record at `position` (to `end`): past
     its end when its substitution values are said to be longer than the record (a damaged
@@ -289,10 +299,7 @@ def _reach(chunk: memoryview, position: int, end: int) -> int:
     try:
         if chunk[start] != _FRAGMENT or chunk[start + 4] != _TEMPLATE:
             return len(chunk)
-        (definition,) = _U32.unpack_from(chunk, start + 10)
-        values = start + 14
-        if definition == values:  # defined here: next offset, GUID, size, then the body
-            values += 24 + _U32.unpack_from(chunk, values + 20)[0]
+        values = _values(chunk, position, _U32.unpack_from(chunk, start + 10)[0])
         (count,) = _U32.unpack_from(chunk, values)
         if count > _MAX_VALUES:
             return len(chunk)
@@ -387,10 +394,8 @@ def _event_id(
     offset `definition`), or None when it cannot be read for sure."""
     if template.reader is None:
         return None
-    values = position + _RECORD_START.size
     try:
-        if definition == values:  # defined here: next offset, GUID, size, then the body
-            values += 24 + _U32.unpack_from(chunk, values + 20)[0]
+        values = _values(chunk, position, definition)
         descriptors = template.reader.unpack_from(chunk, values)
         offset = template.offsets.get(descriptors)
         if offset is None:
