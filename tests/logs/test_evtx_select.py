@@ -119,6 +119,31 @@ def test_a_keyword_in_a_template_keeps_the_records_of_searched_ids() -> None:
     assert kept == _ids(_records(worded)).count(5145) > before
 
 
+def test_a_template_walked_in_another_chunk_is_reused_only_with_the_same_names() -> None:
+    """A template may name its elements with names another template of its chunk wrote. In the
+    DonPAPI log's first chunk, the template at 2638 reads `System` and `EventID` from the body of
+    the one at 550: in a chunk where that `EventID` is another name, its records must not be
+    chosen as in the chunk walked before, though its own bytes are the same."""
+    chunk = _donpapi()[HEADER : HEADER + CHUNK]
+    name = "EventID".encode("utf-16-le")
+    assert chunk[1026 : 1026 + len(name)] == name
+    changed = bytearray(chunk)
+    changed[1026 : 1026 + len(name)] = "EventIX".encode("utf-16-le")
+
+    def choice(chooser: RecordChooser, data: bytes | bytearray) -> tuple[object, ...]:
+        chosen = chooser.choose(data)
+        return bytes(chosen.chunk), chosen.skipped, chosen.spans, chosen.needed
+
+    def chooser() -> RecordChooser:
+        return RecordChooser(CHOOSER.always, CHOOSER.searched, ["atsvc"])
+
+    expected = choice(chooser(), changed)
+    assert expected != choice(chooser(), chunk)  # the name matters here
+    warmed = chooser()
+    choice(warmed, chunk)  # its templates walked, in the chunk as it was
+    assert choice(warmed, changed) == expected
+
+
 @pytest.mark.parametrize("spelling", ["ATSVC", "AtSvC"])
 def test_a_keyword_in_any_case_keeps_the_record(spelling: str) -> None:
     data = _donpapi()
