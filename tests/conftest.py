@@ -40,6 +40,13 @@ DONPAPI = (
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the user's cache (`log_rule_cache`): the session has its own,
+    set in the environment so that forked children and CLI subprocesses use it too."""
+    os.environ["SCHEDWARDEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def corpus_path(*parts: str) -> Path:
     """A path in ../shared/corpus; the calling test is skipped when the corpus is absent."""
     path = CORPUS.joinpath(*parts)

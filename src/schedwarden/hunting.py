@@ -15,6 +15,7 @@ from pathlib import Path
 from . import TOOL
 from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
+from .analyzers.log_rule_cache import RuleCache
 from .analyzers.log_sigma import LogRuleSet, load_log_rules
 from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
 from .forked import ForkedStream
@@ -31,12 +32,14 @@ class LogRulesLoading:
     """`load_log_rules(paths)` done by a forked child, started now, while this process goes on
     (a hunt reads its logs meanwhile). Converting a rule folder through pySigma is long (about
     0.6 s for SigmaHQ's) and uses one processor: done beside the reading, it costs the hunt a
-    share of the processors instead of its whole length. `result()` is what `load_log_rules`
-    gives; done here when no child could start or the child failed."""
+    share of the processors instead of its whole length; and only once while the files stay the
+    same, when `cached` (`log_rule_cache`). `result()` is what `load_log_rules` gives; done here
+    when no child could start or the child failed."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], cached: bool = True) -> None:
         self._paths = list(paths)
-        self._child = ForkedStream.start(partial(_loaded, self._paths))
+        self._cached = cached
+        self._child = ForkedStream.start(partial(_loaded, self._paths, cached))
         self._result: LogRuleSet | None = None
 
     def result(self) -> LogRuleSet:
@@ -47,12 +50,12 @@ class LogRulesLoading:
                         self._result = item
                 self._child = None
             if self._result is None:
-                self._result = load_log_rules(self._paths)
+                self._result = next(_loaded(self._paths, self._cached))
         return self._result
 
 
-def _loaded(paths: Sequence[Path]) -> Iterator[LogRuleSet]:
-    yield load_log_rules(paths)
+def _loaded(paths: Sequence[Path], cached: bool) -> Iterator[LogRuleSet]:
+    yield load_log_rules(paths, RuleCache.default() if cached else None)
 
 
 def hunt(

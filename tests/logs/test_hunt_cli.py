@@ -8,9 +8,11 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from schedwarden import engine
+from schedwarden.analyzers.log_rule_cache import CACHE_FILE
 from schedwarden.cli.main import main
 from schedwarden.logs.report import HuntReport
 from schedwarden.logs.timeline import timelines
@@ -171,7 +173,11 @@ def test_timeline_per_job_with_provenance() -> None:
     assert "T1053_005_OnStartup" in out
 
 
-def test_sigma_rules_over_task_logs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [(), ("--no-cache",)])
+def test_sigma_rules_over_task_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("SCHEDWARDEN_CACHE_DIR", str(tmp_path / "cache"))
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "hide.yml").write_text(
@@ -206,13 +212,18 @@ def test_sigma_rules_over_task_logs(tmp_path: Path) -> None:
         "sigma-regression",
         "registry_delete_schtasks_hide_task_via_index_value_removal",
     )
-    code, out, err = _run("hunt", str(sd), str(index), "--sigma", str(rules), "-f", "json")
+    command = ("hunt", str(sd), str(index), "--sigma", str(rules), "-f", "json", *flags)
+    code, out, err = _run(*command)
     assert code == 0 and "1 Sigma rule(s)" in err
     document = json.loads(out)
     sigma = [f for f in document["findings"] if f["rule_id"].startswith("SIGMA_")]
     assert [f["rule_id"] for f in sigma] == ["SIGMA_11111111-2222-3333-4444-555555555555"]
     assert sigma[0]["techniques"] == ["T1053.005"] and sigma[0]["severity"] == "high"
     assert document["summary"]["sigma_rules"] == 1
+    # the conversions are remembered unless told not to, and a run that reuses them is the same
+    assert (tmp_path / "cache" / CACHE_FILE).exists() is not flags
+    again = json.loads(_run(*command)[1])
+    assert {**again, "source": None} == {**document, "source": None}
 
 
 def test_sigmahq_rules_on_the_corpus() -> None:

@@ -25,7 +25,7 @@ def test_rules_loaded_meanwhile_are_the_rules(child: str, monkeypatch: pytest.Mo
     parent = os.getpid()
     if child == "dies":
 
-        def dies(paths: Sequence[Path]) -> Iterator[LogRuleSet]:
+        def dies(paths: Sequence[Path], cached: bool) -> Iterator[LogRuleSet]:
             if os.getpid() != parent:
                 os._exit(3)
             yield load_log_rules(paths)

@@ -13,12 +13,13 @@ a rule reach SQL only as quoted literals, rows are bound parameters, nothing is 
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model import Finding, JobEvent, ScheduledJob, Severity
 from .log_sigma_linux import linux_relevant, linux_scope
@@ -68,38 +69,100 @@ class LogRuleSet:
     skipped: tuple[str, ...]
 
 
-def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
-    """The usable rules in these files or folders (`.yml`/`.yaml`), and why the others are not."""
-    from sigma.rule import SigmaRule  # pySigma is loaded to convert rules, not to run them
+@dataclass(frozen=True, slots=True)
+class FileRules:
+    """What one rule file converts to: its usable rules (their `path` left empty: the same
+    bytes convert the same wherever they are) and why some of it is not usable."""
 
-    from .sigma_backend import JobQueryBackend, sigma_collection
+    rules: tuple[LogRule, ...]
+    problems: tuple[str, ...]
 
-    backend = JobQueryBackend()
+
+class RememberedRules(Protocol):
+    """Conversions kept between runs, by the bytes of the rule file (`log_rule_cache`)."""
+
+    def get(self, data: bytes) -> FileRules | None: ...
+
+    def put(self, data: bytes, found: FileRules) -> None: ...
+
+    def save(self) -> None: ...
+
+
+def load_log_rules(paths: Sequence[Path], cache: RememberedRules | None = None) -> LogRuleSet:
+    """The usable rules in these files or folders (`.yml`/`.yaml`), and why the others are not.
+    A file whose conversion `cache` remembers is not converted again."""
     rules: list[LogRule] = []
     skipped: list[str] = []
-    files: list[Path] = []
-    for given in paths:
-        if given.is_dir():
-            files += sorted(
-                p for p in given.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
-            )
-        else:
-            files.append(given)
-    for path in files[:MAX_RULE_FILES]:
+    converter: _Converter | None = None  # made for the first file to convert
+    for path in _rule_files(paths)[:MAX_RULE_FILES]:
         try:
-            if path.stat().st_size > MAX_RULE_BYTES:
-                skipped.append(f"{path}: larger than {MAX_RULE_BYTES} bytes")
-                continue
-            text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as stream:
+                if os.fstat(stream.fileno()).st_size > MAX_RULE_BYTES:
+                    skipped.append(f"{path}: larger than {MAX_RULE_BYTES} bytes")
+                    continue
+                data = stream.read()
+        except OSError as exc:
+            skipped.append(f"{path}: {_problem(exc)}")
+            continue
+        found = cache.get(data) if cache is not None else None
+        if found is None:
+            converter = converter or _Converter()
+            found = converter.convert(data)
+            if cache is not None:
+                cache.put(data, found)
+        rules += (replace(rule, path=path) for rule in found.rules)
+        skipped += (f"{path}: {problem}" for problem in found.problems)
+    if cache is not None:
+        cache.save()
+    return LogRuleSet(tuple(rules), tuple(skipped))
+
+
+def _rule_files(paths: Sequence[Path]) -> list[str]:
+    """The files given, and the rule files in the folders given (in the order of their paths'
+    parts, as `sorted(folder.rglob(...))` gives them)."""
+    files: list[str] = []
+    for given in paths:
+        if not given.is_dir():
+            files.append(str(given))
+            continue
+        found = [
+            os.path.join(folder, name)
+            for folder, _, names in os.walk(given)
+            for name in names
+            if os.path.splitext(name)[1] in (".yml", ".yaml")
+        ]
+        found.sort(key=lambda path: path.split(os.sep))
+        files += filter(os.path.isfile, found)
+    return files
+
+
+def _problem(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+class _Converter:
+    """Rule files through pySigma (loaded only when a file has to be converted)."""
+
+    def __init__(self) -> None:
+        from .sigma_backend import JobQueryBackend
+
+        self.backend = JobQueryBackend()
+
+    def convert(self, data: bytes) -> FileRules:
+        from sigma.rule import SigmaRule
+
+        from .sigma_backend import sigma_collection
+
+        try:
+            text = data.decode("utf-8")
             windows = _relevant(text)
             if not windows and not linux_relevant(text):
-                continue  # not about scheduled tasks: not even parsed
+                return FileRules((), ())  # not about scheduled tasks: not even parsed
             collection = sigma_collection(text)
-        except Exception as exc:  # unreadable or not YAML: that file only
-            skipped.append(
-                f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            )
-            continue
+        except Exception as exc:  # not UTF-8 or not YAML: that file only
+            return FileRules((), (_problem(exc),))
+        rules: list[LogRule] = []
+        problems: list[str] = []
         for item in collection.rules:
             if not isinstance(item, SigmaRule) or item.errors:
                 continue
@@ -108,9 +171,9 @@ def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
             if scope is None:
                 continue
             try:
-                conditions = tuple(str(q) for q in backend.convert_rule(item))  # type: ignore[no-untyped-call]
+                conditions = tuple(str(q) for q in self.backend.convert_rule(item))  # type: ignore[no-untyped-call]
             except Exception as exc:
-                skipped.append(f"{path}: {item.title}: cannot be converted: {exc}")
+                problems.append(f"{item.title}: cannot be converted: {exc}")
                 continue
             fields = tuple(
                 sorted({f.removeprefix(CI_PREFIX) for c in conditions for f in _FIELD.findall(c)})
@@ -133,10 +196,44 @@ def load_log_rules(paths: Sequence[Path]) -> LogRuleSet:
                     scope=scope,
                     conditions=conditions,
                     fields=fields,
-                    path=str(path),
+                    path="",
                 )
             )
-    return LogRuleSet(tuple(rules), tuple(skipped))
+        return FileRules(tuple(rules), tuple(problems))
+
+
+def rule_document(rule: LogRule) -> dict[str, object]:
+    """A rule as JSON keeps it (a converted pack, the cache)."""
+    return {
+        "rule_id": rule.rule_id,
+        "title": rule.title,
+        "level": rule.level.value,
+        "techniques": list(rule.techniques),
+        "scope": rule.scope,
+        "conditions": list(rule.conditions),
+        "fields": list(rule.fields),
+        "path": rule.path,
+    }
+
+
+def rule_of(item: Mapping[str, Any]) -> LogRule:
+    """The rule of a `rule_document`; KeyError, TypeError or ValueError if it is not one."""
+    texts = {key: item[key] for key in ("rule_id", "title", "scope", "path")}
+    lists = {key: item[key] for key in ("techniques", "conditions", "fields")}
+    if not all(isinstance(v, str) for v in texts.values()) or not all(
+        isinstance(v, list) and all(isinstance(e, str) for e in v) for v in lists.values()
+    ):
+        raise TypeError("not a converted rule")
+    return LogRule(
+        rule_id=texts["rule_id"],
+        title=texts["title"],
+        level=Severity(item["level"]),
+        techniques=tuple(lists["techniques"]),
+        scope=texts["scope"],
+        conditions=tuple(lists["conditions"]),
+        fields=tuple(lists["fields"]),
+        path=texts["path"],
+    )
 
 
 def _relevant(text: str) -> bool:

@@ -21,11 +21,11 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from ..model import Finding, JobEvent, Severity
+from ..model import Finding, JobEvent
 from . import compiled_pack
 from .compiled_pack import COMPILED, rule_files
 from .log_base import EventIndex
-from .log_sigma import LogRule, LogRuleSet, load_log_rules
+from .log_sigma import LogRule, LogRuleSet, load_log_rules, rule_document, rule_of
 from .log_sigma import evaluate as evaluate_windows
 from .log_sigma_linux import linux_findings, prepare_linux
 from .sigma_table import JobTable, RegexError
@@ -148,16 +148,8 @@ def pack_document(folder: Path) -> dict[str, object]:
 
 
 def _document_of(rule: BuiltinLogRule) -> dict[str, object]:
-    inner = rule.rule
     return {
-        "rule_id": inner.rule_id,
-        "title": inner.title,
-        "level": inner.level.value,
-        "techniques": list(inner.techniques),
-        "scope": inner.scope,
-        "conditions": list(inner.conditions),
-        "fields": list(inner.fields),
-        "path": inner.path,
+        **rule_document(rule.rule),
         "remediation": rule.remediation,
         "falsepositives": list(rule.falsepositives),
         "cases": [{"match": c.expect_match, "row": dict(c.row)} for c in rule.cases],
@@ -167,16 +159,7 @@ def _document_of(rule: BuiltinLogRule) -> dict[str, object]:
 
 def _rule_of(item: Mapping[str, Any]) -> BuiltinLogRule:
     return BuiltinLogRule(
-        LogRule(
-            rule_id=str(item["rule_id"]),
-            title=str(item["title"]),
-            level=Severity(item["level"]),
-            techniques=tuple(str(t) for t in item["techniques"]),
-            scope=str(item["scope"]),
-            conditions=tuple(str(c) for c in item["conditions"]),
-            fields=tuple(str(f) for f in item["fields"]),
-            path=str(item["path"]),
-        ),
+        rule_of(item),
         str(item["remediation"]),
         tuple(str(f) for f in item["falsepositives"]),
         tuple(LogCase(bool(c["match"]), dict(c["row"])) for c in item["cases"]),

@@ -122,6 +122,13 @@ def diagnose(report: HuntReport, quiet: bool) -> None:
     help="Also run the Sigma rules about scheduled tasks in this folder or file (repeatable).",
 )
 @click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Convert the --sigma rules again instead of reusing the conversions remembered in "
+    "the cache folder ($SCHEDWARDEN_CACHE_DIR, else ~/.cache/schedwarden; set it empty to "
+    "never cache).",
+)
+@click.option(
     "--no-builtin-rules",
     is_flag=True,
     help="Leave out schedwarden's own Sigma rules over logs (the built-in analytics still run).",
@@ -138,12 +145,14 @@ def hunt_command(
     min_level: str,
     fail_on: str | None,
     sigma_paths: tuple[Path, ...],
+    no_cache: bool,
     no_builtin_rules: bool,
 ) -> None:
     """Every scheduled-task and cron event in EVTX and syslog files or folders (gzip, bz2, xz
     too), with T1053 findings; with --root or --inventory, each event tied to its job. Exit 0
     clean, 1 findings at or above --fail-on, 2 usage error, 3 some evidence could not be read."""
-    rules = LogRulesLoading(list(sigma_paths)) if sigma_paths else None  # while logs are read
+    # converted while the logs are read
+    rules = LogRulesLoading(list(sigma_paths), not no_cache) if sigma_paths else None
     report = run_hunt(
         paths, root, inventory, budget, Severity.parse(min_level), rules, not no_builtin_rules
     )
