@@ -1,4 +1,6 @@
-"""`json_text` writes exactly what the standard library writes, shared parts and streams included."""
+"""`json_text` writes what the standard library writes, shared parts and streams included: exactly,
+but for floats, which may be written in orjson's form (the same numbers), and NaN and infinities,
+written as null where the standard library writes what is not JSON."""
 
 from __future__ import annotations
 
@@ -34,30 +36,54 @@ _text = st.text(
     alphabet=st.characters(codec=None)
     | st.sampled_from(['"', "\\", "\n", "\x00", "\x7f", "\u2028", "\udcff", "\ud800", "é"])
 )
-_scalars = (
+_exact_scalars = (
     st.none()
     | st.booleans()
     | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
     | _text
-    | st.sampled_from([Colour.RED, Level.HIGH, -0.0, 2**70, 1e300])
+    | st.sampled_from([Colour.RED, Level.HIGH, 2**70, 2**64 - 1, -(2**63)])
+)
+_scalars = (
+    _exact_scalars
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([-0.0, 1e300, 1e-7, 1e16])
 )
 _keys = _text | st.integers() | st.floats() | st.booleans() | st.none()
-_values = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.lists(inner, max_size=4).map(tuple)
-        | st.dictionaries(_keys, inner, max_size=4)
-    ),
-    max_leaves=30,
-)
+
+
+def _containing(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.lists(inner, max_size=4).map(tuple)
+            | st.dictionaries(_keys, inner, max_size=4)
+        ),
+        max_leaves=30,
+    )
+
+
+_values = _containing(_scalars)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_containing(_exact_scalars), st.integers(min_value=0, max_value=4))
+def test_indented_is_the_standard_library_s(value: Any, stream_depth: int) -> None:
+    assert "".join(indented_chunks(value, stream_depth=stream_depth)) == _stdlib_indented(value)
 
 
 @settings(max_examples=600, deadline=None)
 @given(_values, st.integers(min_value=0, max_value=4))
-def test_indented_is_the_standard_library_s(value: Any, stream_depth: int) -> None:
-    assert "".join(indented_chunks(value, stream_depth=stream_depth)) == _stdlib_indented(value)
+def test_floats_are_the_same_numbers(value: Any, stream_depth: int) -> None:
+    text = "".join(indented_chunks(value, stream_depth=stream_depth))
+    assert json.loads(text) == json.loads(_stdlib_indented(value))
+
+
+@pytest.mark.parametrize("stream_depth", [0, 1, 2, 3])
+def test_nan_and_infinities_are_null_at_any_depth(stream_depth: int) -> None:
+    value = {"a": [math.nan, math.inf, {"b": -math.inf}, 1.5], "c": math.nan}
+    text = "".join(indented_chunks(value, stream_depth=stream_depth))
+    assert json.loads(text) == {"a": [None, None, {"b": None}, 1.5], "c": None}
 
 
 @settings(max_examples=600, deadline=None)
@@ -67,7 +93,9 @@ def test_compact_is_the_standard_library_s(value: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.dictionaries(_text, _values, max_size=3), max_size=3), st.data())
+@given(
+    st.lists(st.dictionaries(_text, _containing(_exact_scalars), max_size=3), max_size=3), st.data()
+)
 def test_shared_containers_reused_at_any_level_give_the_same_text(
     parts: list[dict[str, Any]], data: st.DataObject
 ) -> None:
@@ -91,10 +119,11 @@ def test_iterators_are_written_as_lists_item_by_item() -> None:
     assert '{\n      "a": 1\n    }' in chunks  # a job is one chunk at the default depth
 
 
-def test_special_floats_and_keys_as_the_standard_library_writes_them() -> None:
-    value = {1.5: math.nan, True: math.inf, None: -math.inf, 7: [], "e": {}, False: ()}
+def test_special_keys_as_the_standard_library_writes_them() -> None:
+    value = {1.5: 2.5, True: 1, None: -1, 7: [], "e": {}, False: (), math.nan: 0, -math.inf: 0}
     assert "".join(indented_chunks(value)) == _stdlib_indented(value)
-    assert compact(value) == _stdlib_compact(value)
+    special = {1.5: math.nan, True: math.inf, None: -math.inf}
+    assert compact(special) == _stdlib_compact(special)
 
 
 def test_what_the_standard_library_refuses_is_refused() -> None:

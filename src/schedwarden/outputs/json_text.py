@@ -1,10 +1,16 @@
-"""JSON text of plain values (`serialize.plain`), byte for byte what the standard library writes.
+"""JSON text of plain values (`serialize.plain`), as the standard library writes it.
 
-`indented_chunks` gives exactly `json.dump(value, stream, indent=2, ensure_ascii=False)`;
-`compact` exactly `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`. The standard
-library encodes an indented document in pure Python, one generator step per token; here each
-container is built with one join, and the text of a part shared between jobs (`SharedParts`) is
-made once per indentation level. Strings go through the standard library's own string encoder.
+`indented_chunks` gives `json.dump(value, stream, indent=2, ensure_ascii=False)`; `compact`
+exactly `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`. The standard library
+encodes an indented document in pure Python, one generator step per token: here each container
+is written by orjson (Rust; its 2-space indentation is the standard library's, shifted to the
+container's depth), and the text of a part shared between jobs (`SharedParts`) is made once per
+indentation level. orjson writes the same text but for floats: the same numbers, in its own form
+(`1e-7` and `0.00006103515625` for the standard library's `1e-07` and `6.103515625e-05`), and
+null for NaN and infinities, as this module then writes them too (the standard library writes
+`NaN` and `Infinity`, which are not JSON). What orjson does not take (a non-string key,
+a lone surrogate, an integer past 64 bits, a subclass of str such as `Preformatted`) is written
+by this module's own encoder, as the standard library writes it (but NaN and infinities).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import json
 from collections.abc import Callable, Container, Iterator
 from typing import Any, TextIO
 
+import orjson
+
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 _INDENT = "  "
 _INT = int.__repr__
@@ -20,6 +28,14 @@ _FLOAT = float.__repr__
 _INFINITY = float("inf")
 _MAX_KEYS = 4096  # key texts remembered (field names; keys from evidence may be many)
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+# A value of a type json.dump does not take, or that orjson takes but does not write as json.dump
+# does, raises TypeError in orjson: written by `_python_container`
+_ORJSON = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 class Preformatted(str):
@@ -128,6 +144,15 @@ class _Indented:
     def _container(self, value: Any, level: int) -> str:
         if not value:
             return "{}" if isinstance(value, dict) else "[]"
+        try:
+            text: str = orjson.dumps(value, option=_ORJSON).decode()
+        except TypeError:  # a value only the standard library writes: made below
+            pass
+        else:
+            return text if not level else text.replace("\n", self._newline(level))
+        return self._python_container(value, level)
+
+    def _python_container(self, value: Any, level: int) -> str:
         inner = self._newline(level + 1)
         text = self.text
         level += 1
@@ -177,12 +202,9 @@ class _Indented:
 
 
 def _float(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if value == _INFINITY:
-        return "Infinity"
-    if value == -_INFINITY:
-        return "-Infinity"
+    """A float as json.dump writes it, but NaN and infinities as null (as orjson does)."""
+    if value != value or value in (_INFINITY, -_INFINITY):
+        return "null"
     return _FLOAT(value)
 
 
@@ -191,7 +213,7 @@ def _key(key: Any) -> str:
     if isinstance(key, str):
         return _encode_str(key)
     if isinstance(key, float):
-        return _encode_str(_float(key))
+        return _encode_str(json.dumps(key))  # as text: NaN, Infinity, -Infinity or the number
     if key is True:
         return '"true"'
     if key is False:
