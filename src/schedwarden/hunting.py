@@ -27,6 +27,8 @@ from .model import Evidence, Finding, Issue, JobEvent, ScheduledJob, Severity, S
 from .schedule_fit import runs_between, start_delay
 from .sources import RootedSource
 
+SIGMA_FORKED_EVENTS = 2000  # events from which Sigma rules run in a child (a fork costs ~10 ms)
+
 
 class LogRulesLoading:
     """`load_log_rules(paths)` done by a forked child, started now, while this process goes on
@@ -107,6 +109,16 @@ def _hunt(
         index = EventIndex(attribute(index))
     if jobs is not None:
         index = EventIndex(tie(index, jobs))
+    if isinstance(sigma, LogRulesLoading):  # loaded by a child while the logs were read
+        sigma = sigma.result()
+    rules = with_builtin(sigma) if builtin_rules else sigma
+    # Sigma rules run in a forked child meanwhile, on big runs: the analytics below leave the
+    # second processor idle
+    evaluating = (
+        ForkedStream.start(partial(_rule_findings, rules, index))
+        if rules is not None and len(index) >= SIGMA_FORKED_EVENTS
+        else None
+    )
     findings: list[Finding] = []
     context = LogContext(
         jobs=jobs,
@@ -125,12 +137,11 @@ def _hunt(
                 )
             )
     findings.extend(_definition_findings(index))
-    if isinstance(sigma, LogRulesLoading):  # loaded by a child while the logs were read
-        sigma = sigma.result()
-    rules = with_builtin(sigma) if builtin_rules else sigma
     if rules is not None:
         try:
-            findings.extend(evaluate_log_rules(rules, index))
+            found = next(evaluating.items(), None) if evaluating is not None else None
+            # done here when no child could start, or it failed (a rule engine bug included)
+            findings.extend(found if found is not None else next(_rule_findings(rules, index)))
         except Exception as exc:  # a rule engine bug must not end the hunt either
             issues.append(
                 Issue(
@@ -158,6 +169,10 @@ def _hunt(
         issues=tuple(issues),
         extra=extra,
     )
+
+
+def _rule_findings(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[list[Finding]]:
+    yield list(evaluate_log_rules(rules, events))
 
 
 def _task_fires_at(raw: str, moment: datetime, host_tz: str | None) -> bool | None:
