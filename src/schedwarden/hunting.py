@@ -17,7 +17,12 @@ from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
 from .analyzers.log_registry import LOG_ANALYZERS
 from .analyzers.log_rule_cache import RuleCache
 from .analyzers.log_sigma import LogRuleSet, load_log_rules
-from .analyzers.log_sigma_pack import builtin_log_pack, evaluate_log_rules, with_builtin
+from .analyzers.log_sigma_pack import (
+    builtin_log_pack,
+    evaluate_log_rules,
+    split_log_rules,
+    with_builtin,
+)
 from .forked import ForkedStream
 from .gc_pacing import few_collections
 from .logs.correlate import attribute, tie, without_creation
@@ -112,13 +117,7 @@ def _hunt(
     if isinstance(sigma, LogRulesLoading):  # loaded by a child while the logs were read
         sigma = sigma.result()
     rules = with_builtin(sigma) if builtin_rules else sigma
-    # Sigma rules run in a forked child meanwhile, on big runs: the analytics below leave the
-    # second processor idle
-    evaluating = (
-        ForkedStream.start(partial(_rule_findings, rules, index))
-        if rules is not None and len(index) >= SIGMA_FORKED_EVENTS
-        else None
-    )
+    evaluating = _RulesMeanwhile(rules, index) if rules is not None else None
     findings: list[Finding] = []
     context = LogContext(
         jobs=jobs,
@@ -137,11 +136,9 @@ def _hunt(
                 )
             )
     findings.extend(_definition_findings(index))
-    if rules is not None:
+    if evaluating is not None:
         try:
-            found = next(evaluating.items(), None) if evaluating is not None else None
-            # done here when no child could start, or it failed (a rule engine bug included)
-            findings.extend(found if found is not None else next(_rule_findings(rules, index)))
+            findings.extend(evaluating.findings())
         except Exception as exc:  # a rule engine bug must not end the hunt either
             issues.append(
                 Issue(
@@ -169,6 +166,34 @@ def _hunt(
         issues=tuple(issues),
         extra=extra,
     )
+
+
+class _RulesMeanwhile:
+    """Sigma rules over the records of the events, run by forked children (on big runs) while
+    this process goes on with the analytics, which leave the second processor idle: the rules
+    are split in two (`split_log_rules`), a child for each half. `findings()` gives what
+    `evaluate_log_rules` gives, the half of a child that failed evaluated here."""
+
+    def __init__(self, rules: LogRuleSet, events: Sequence[JobEvent]) -> None:
+        self._events = events
+        forked = len(events) >= SIGMA_FORKED_EVENTS
+        self._parts = split_log_rules(rules, 2) if forked else [rules]
+        self._children = [
+            ForkedStream.start(partial(_rule_findings, part, events)) if forked else None
+            for part in self._parts
+        ]
+
+    def findings(self) -> Iterator[Finding]:
+        try:
+            for part, child in zip(self._parts, self._children, strict=True):
+                found = next(child.items(), None) if child is not None else None
+                # evaluated here when no child could start, or it failed (a rule engine bug
+                # included: raised here, as it would be without a child)
+                yield from evaluate_log_rules(part, self._events) if found is None else found
+        finally:
+            for child in self._children:
+                if child is not None:
+                    child.cancel()
 
 
 def _rule_findings(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[list[Finding]]:
