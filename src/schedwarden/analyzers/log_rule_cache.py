@@ -28,7 +28,6 @@ import json
 import os
 import tempfile
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,8 @@ def cache_folder() -> Path | None:
 @cache
 def converter() -> str:
     """What decides a conversion: versions, and our converting modules' code."""
+    from importlib import metadata  # only to convert: most runs find the conversions cached
+
     found = hashlib.sha256()
     for name in _DISTRIBUTIONS:
         try:

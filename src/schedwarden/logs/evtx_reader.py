@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import evtx
 
 from ..collectors.windows.definition import split_arguments
-from ..model import ExecAction, Issue, JobEvent, ScheduledJob
+from ..model import Evidence, ExecAction, Issue, JobEvent, ScheduledJob
 from .evtx_guard import (
     CHUNK_SIZE,
     HEADER_SIZE,
@@ -354,13 +354,13 @@ def _events(
     path: str, record_id: int, event_id: int, event: Mapping[str, Any]
 ) -> Iterator[JobEvent | Issue]:
     system = event.get("System") or {}
-    channel = str(system.get("Channel") or "")
+    channel = intern(str(system.get("Channel") or ""))
     data = event.get("EventData") or {}
     if not isinstance(data, Mapping):
         data = {}
-    host = str(system.get("Computer") or "")
+    host = intern(str(system.get("Computer") or ""))
     when = _time(system)
-    where = evidence(path, host)
+    where = _evidence(path, host)
     base: dict[str, object] = {
         "channel": channel,
         "event_id": event_id,
@@ -400,6 +400,13 @@ def _events(
 
 
 Make = Callable[..., JobEvent]
+
+
+@lru_cache(maxsize=64)
+def _evidence(path: str, host: str) -> Evidence:
+    """The evidence of a file's records: one object for those of a host (most files have one),
+    which a child then sends once for all of them. Evidence is immutable."""
+    return evidence(path, host)
 
 
 def _s(data: Mapping[str, Any], key: str) -> str:
