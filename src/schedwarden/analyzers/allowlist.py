@@ -27,8 +27,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import yaml
-
 from ..model import ExecAction, Finding, Issue, Mechanism, ScheduledJob, Severity, json_safe
 from .base import Analyzer, for_dormant
 from .context import EMPTY_CONTEXT, AnalysisContext, PathFact
@@ -74,6 +72,8 @@ class Allowlist:
 
 
 def parse_allowlist(text: str, origin: str) -> Allowlist:
+    import yaml  # only with a policy: every audit and hunt imports this module
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -177,6 +177,8 @@ def dump_policy(entries: list[dict[str, object]], header: Mapping[str, object]) 
         "# Fields are globs where `*` matches any text. Add `silence: [RULE_ID]` to an entry to\n"
         "# stop reporting one rule for that job; remove an entry to stop approving it.\n"
     )
+    import yaml
+
     body = {"schema": SCHEMA, **header, "jobs": entries}
     return comment + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=10_000)
 

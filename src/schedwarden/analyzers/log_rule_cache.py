@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -95,6 +94,8 @@ class RuleCache:
         error (the next run converts again)."""
         if not self.added:
             return
+        import tempfile  # only to write: most runs find every conversion cached
+
         document = {
             "schema": SCHEMA,
             "converter": converter(),
