@@ -9,7 +9,7 @@ indentation level. orjson writes the same text but for floats: the same numbers,
 (`1e-7` and `0.00006103515625` for the standard library's `1e-07` and `6.103515625e-05`), and
 null for NaN and infinities, as this module then writes them too (the standard library writes
 `NaN` and `Infinity`, which are not JSON). What orjson does not take (a non-string key,
-a lone surrogate, an integer past 64 bits, a subclass of str such as `Preformatted`) is written
+a lone surrogate, an integer past 64 bits, a subclass of str) is written
 by this module's own encoder, as the standard library writes it (but NaN and infinities).
 """
 
@@ -36,25 +36,6 @@ _ORJSON = (
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-
-
-class Preformatted(str):
-    """JSON text already made for its place in a document: `IndentedTexts` of the level it
-    appears at. Written as it is."""
-
-    __slots__ = ()
-
-
-class IndentedTexts:
-    """The text of values as `json.dump(indent=2)` writes them `level` levels deep (a list's
-    items at that level), with the key texts of one encoder for all of them."""
-
-    def __init__(self, level: int) -> None:
-        self._encoder = _Indented(frozenset())
-        self._level = level
-
-    def __call__(self, value: Any) -> str:
-        return self._encoder.text(value, self._level)
 
 
 def compact(value: Any) -> str:
@@ -182,8 +163,6 @@ class _Indented:
 
     def _other(self, value: Any, level: int) -> str:
         """Every other value, checked in the order the standard library checks it."""
-        if type(value) is Preformatted:
-            return str.__str__(value)
         if isinstance(value, str):
             return _encode_str(value)
         if value is None:
