@@ -168,6 +168,8 @@ class RecordChooser:
         templates = marked.templates
         always, searched = self.always, self.searched
         records: list[tuple[int, int, int, bool]] = []  # offset, size, id, needed
+        ends: list[int] | None = None  # where keywords end (`holds_word`), found when first asked
+        passed = 0  # keywords that end before the record: records come in order
         position = CHUNK_HEADER
         while position + _RECORD_START.size <= free:
             magic, size, record_id, fragment, token, definition = _RECORD_START.unpack_from(
@@ -182,14 +184,17 @@ class RecordChooser:
                 event_id = template.literal
                 if event_id is None and template.reader is not None:
                     event_id = _event_id(chunk, position, end, definition, template)
-            needed = (
-                event_id is None
-                or event_id in always
-                or (
-                    event_id in searched
-                    and (marked.holds_word(position, end) or marked.worded(definition))
-                )
-            )
+            if event_id is None or event_id in always:
+                needed = True
+            elif event_id in searched:
+                if ends is None:
+                    ends = marked.keyword_ends()
+                while passed < len(ends) and ends[passed] <= position:
+                    passed += 1
+                # a keyword in the record (ending after its start, by its end), or its template
+                needed = (passed < len(ends) and ends[passed] <= end) or marked.worded(definition)
+            else:
+                needed = False
             records.append((position, size, record_id, needed))
             position = end
         walked = position == free  # every record read, none the parser would fail on
@@ -228,14 +233,19 @@ class _Marked:
             self.words_in_templates[definition] = found
         return found
 
+    def keyword_ends(self) -> list[int]:
+        """Where the keywords of the chunk's records end, in order (found the first time)."""
+        if self.ends is None:
+            self.ends = self.words.ends(self.chunk, CHUNK_HEADER, self.free)
+        return self.ends
+
     def holds_word(self, low: int, high: int) -> bool:
         """Whether a keyword lies within `chunk[low:high]` (it ends after `low`, by `high`)."""
         if low < CHUNK_HEADER or high > self.free:
             return bool(self.words.ends(self.chunk, low, high))
-        if self.ends is None:
-            self.ends = self.words.ends(self.chunk, CHUNK_HEADER, self.free)
-        first = bisect.bisect_right(self.ends, low)
-        return first < len(self.ends) and self.ends[first] <= high
+        ends = self.keyword_ends()
+        first = bisect.bisect_right(ends, low)
+        return first < len(ends) and ends[first] <= high
 
 
 _MAX_WALKED = 1024  # templates remembered across chunks (then forgotten all at once)
