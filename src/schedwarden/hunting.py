@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TypeVar, overload
 
 from . import TOOL
 from .analyzers.log_base import EventIndex, LogContext, ScheduleClock
@@ -32,6 +33,7 @@ from .model import Evidence, Finding, Issue, JobEvent, ScheduledJob, Severity, S
 from .schedule_fit import runs_between, start_delay
 from .sources import RootedSource
 
+T = TypeVar("T")
 SIGMA_FORKED_EVENTS = 2000  # events from which Sigma rules run in a child (a fork costs ~10 ms)
 
 
@@ -75,14 +77,19 @@ def hunt(
     budget: float = DEFAULT_BUDGET,
     sigma: LogRuleSet | LogRulesLoading | None = None,
     builtin_rules: bool = True,
+    deferred: bool = False,
 ) -> HuntReport:
     """Job events from the logs under `paths`, tied to the jobs of an image (`source`) or of an
     inventory file when given, and the findings of the log analytics and of the inventory
     analyzers run on the task definitions the events carried (4698/4702 TaskContent), and of
     our Sigma rules over logs (unless `builtin_rules` is False) and the `sigma` rules over the
-    records the events came from."""
+    records the events came from. `deferred`: the report may be given while children still run
+    the Sigma rules, its findings and issues waited for when first read (a writer writes the
+    events first: a big hunt's events are then written meanwhile)."""
     with few_collections():
-        return _hunt(list(paths), source, inventory, now, min_level, budget, sigma, builtin_rules)
+        return _hunt(
+            list(paths), source, inventory, now, min_level, budget, sigma, builtin_rules, deferred
+        )
 
 
 def _hunt(
@@ -94,6 +101,7 @@ def _hunt(
     budget: float,
     sigma: LogRuleSet | LogRulesLoading | None,
     builtin_rules: bool,
+    deferred: bool,
 ) -> HuntReport:
     now = now or datetime.now(UTC)
     events, issues = read_logs(paths, budget=budget)
@@ -136,18 +144,7 @@ def _hunt(
                 )
             )
     findings.extend(_definition_findings(index))
-    if evaluating is not None:
-        try:
-            findings.extend(evaluating.findings())
-        except Exception as exc:  # a rule engine bug must not end the hunt either
-            issues.append(
-                Issue(
-                    "ANALYZER_ERROR",
-                    f"Sigma rules over logs stopped: {exc!r}",
-                    Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
-                )
-            )
-    kept = tuple(f for f in findings if f.severity >= min_level)
+    later = _FindingsLater(findings, issues, evaluating, min_level, paths)
     extra: dict[str, object] = {}
     if sigma is not None:
         extra["sigma_rules"] = len(sigma.rules)
@@ -158,14 +155,93 @@ def _hunt(
         extra["inventory_jobs"] = len(jobs)
         extra["inventory_jobs_with_events"] = len(tied)
         extra["inventory_tasks_without_creation_event"] = without_creation(index, jobs)
+    deferred = deferred and evaluating is not None and evaluating.forked
     return HuntReport(
         tool=TOOL,
         source=described,
         events=tuple(_shown(index)),
-        findings=kept,
-        issues=tuple(issues),
+        findings=_Later(later, "findings") if deferred else later.findings,
+        issues=_Later(later, "issues") if deferred else later.issues,
         extra=extra,
     )
+
+
+class _FindingsLater:
+    """A hunt's findings and issues once the Sigma rules over logs are done (`_RulesMeanwhile`;
+    none when `evaluating` is None): those found before them, theirs, and an Issue if they
+    stopped; the findings below `min_level` left out. Made when first asked for."""
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        issues: list[Issue],
+        evaluating: _RulesMeanwhile | None,
+        min_level: Severity,
+        paths: Sequence[str],
+    ) -> None:
+        self._made: tuple[tuple[Finding, ...], tuple[Issue, ...]] | None = None
+        self._parts = (findings, issues, evaluating, min_level, paths)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self._done()[0]
+
+    @property
+    def issues(self) -> tuple[Issue, ...]:
+        return self._done()[1]
+
+    def _done(self) -> tuple[tuple[Finding, ...], tuple[Issue, ...]]:
+        if self._made is None:
+            findings, issues, evaluating, min_level, paths = self._parts
+            if evaluating is not None:
+                try:
+                    findings.extend(evaluating.findings())
+                except Exception as exc:  # a rule engine bug must not end the hunt either
+                    issues.append(
+                        Issue(
+                            "ANALYZER_ERROR",
+                            f"Sigma rules over logs stopped: {exc!r}",
+                            Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
+                        )
+                    )
+            kept = tuple(f for f in findings if f.severity >= min_level)
+            self._made = (kept, tuple(issues))
+        return self._made
+
+
+class _Later(Sequence[T]):
+    """The findings or the issues of a `_FindingsLater`, waited for when first read."""
+
+    def __init__(self, later: _FindingsLater, name: str) -> None:
+        self._later, self._name = later, name
+
+    def _items(self) -> tuple[T, ...]:
+        items: tuple[T, ...] = getattr(self._later, self._name)
+        return items
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._items()[index]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items())
+
+    def __eq__(self, other: object) -> bool:
+        return self._items() == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._items())
+
+    def __repr__(self) -> str:
+        return repr(self._items())
 
 
 class _RulesMeanwhile:
@@ -182,6 +258,7 @@ class _RulesMeanwhile:
             ForkedStream.start(partial(_rule_findings, part, events)) if forked else None
             for part in self._parts
         ]
+        self.forked = any(self._children)  # whether anything is done meanwhile
 
     def findings(self) -> Iterator[Finding]:
         try:

@@ -3,6 +3,8 @@ are those `load_log_rules` gives, also when the child dies or none can start."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from schedwarden import forked, hunting
 from schedwarden.analyzers.log_sigma import LogRuleSet, load_log_rules
 from schedwarden.analyzers.log_sigma_pack import evaluate_log_rules, split_log_rules, with_builtin
 from schedwarden.hunting import LogRulesLoading
+from schedwarden.logs import render
 from schedwarden.logs.reader import read_logs
 from schedwarden.model import Finding, JobEvent
 
@@ -99,3 +102,34 @@ def test_rules_split_give_the_findings_of_all_of_them_one_part_after_the_other(
     # the rules of one log source are never split
     one = LogRuleSet(tuple(r for r in rules.rules if r.scope == "process_creation"), ())
     assert split_log_rules(one, 2) == [one]
+
+
+def test_a_deferred_hunt_maps_its_events_before_waiting_for_the_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs = [str(corpus_path("windows", "evtx", "task"))]
+    rules = load_log_rules([corpus_path("sigma", "rules")])
+    expected = hunting.hunt(logs, sigma=rules)
+    monkeypatch.setattr(hunting, "SIGMA_FORKED_EVENTS", 1)
+    monkeypatch.setattr(forked, "processors", lambda: 2)
+    report = hunting.hunt(logs, sigma=rules, deferred=True)
+    mapped: list[int] = []
+    waited: list[int] = []
+    event, done = render._event, hunting._FindingsLater._done
+
+    def counted(item: JobEvent) -> dict[str, object]:
+        mapped.append(1)
+        return event(item)
+
+    def noted(self: hunting._FindingsLater) -> object:
+        waited.append(len(mapped))
+        return done(self)
+
+    monkeypatch.setattr(render, "_event", counted)
+    monkeypatch.setattr(hunting._FindingsLater, "_done", noted)
+    written = io.StringIO()
+    render.write_hunt_json(report, written)
+    assert waited[0] == len(report.events) > 50  # every event made before the rules' findings
+    document = json.loads(written.getvalue())
+    assert {**document, "source": None} == {**render.hunt_document(expected), "source": None}
+    assert report.findings == expected.findings and report.issues == expected.issues

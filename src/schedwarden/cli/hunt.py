@@ -64,6 +64,7 @@ def run_hunt(
     min_level: Severity = Severity.INFORMATIONAL,
     sigma: LogRuleSet | LogRulesLoading | None = None,
     builtin_rules: bool = True,
+    deferred: bool = False,
 ) -> HuntReport:
     if root is not None and inventory is not None:
         raise click.UsageError("give either --root or --inventory, not both")
@@ -79,6 +80,7 @@ def run_hunt(
         min_level=min_level,
         sigma=sigma,
         builtin_rules=builtin_rules,
+        deferred=deferred,
     )
 
 
@@ -153,8 +155,15 @@ def hunt_command(
     clean, 1 findings at or above --fail-on, 2 usage error, 3 some evidence could not be read."""
     # converted while the logs are read
     rules = LogRulesLoading(list(sigma_paths), not no_cache) if sigma_paths else None
-    report = run_hunt(
-        paths, root, inventory, budget, Severity.parse(min_level), rules, not no_builtin_rules
+    report = run_hunt(  # its Sigma findings may still be in the making: written after events
+        paths,
+        root,
+        inventory,
+        budget,
+        Severity.parse(min_level),
+        rules,
+        not no_builtin_rules,
+        deferred=True,
     )
     if rules is not None and not quiet:
         loaded = rules.result()

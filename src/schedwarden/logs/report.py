@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..model import Finding, Issue, JobEvent, Severity
@@ -13,11 +13,15 @@ HUNT_SCHEMA = "schedwarden.hunt/1"
 
 @dataclass(frozen=True, slots=True)
 class HuntReport:
+    """A hunt's result. Its findings and issues may be still in the making when it is made
+    (`hunting.hunt(deferred=True)`: Sigma rules run by children while the events are written):
+    they are then sequences that wait for them when first read."""
+
     tool: Mapping[str, object]
     source: Mapping[str, object]
     events: tuple[JobEvent, ...]
-    findings: tuple[Finding, ...] = ()
-    issues: tuple[Issue, ...] = ()
+    findings: Sequence[Finding] = ()
+    issues: Sequence[Issue] = ()
     schema: str = HUNT_SCHEMA
     extra: Mapping[str, object] = field(default_factory=dict)
 

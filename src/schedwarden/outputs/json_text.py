@@ -38,6 +38,16 @@ _ORJSON = (
 )
 
 
+class Later:
+    """A value of a document made when the writer comes to it, once all before it is written
+    (a hunt's findings, which children may still be making while its events are written)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
 def compact(value: Any) -> str:
     """One-line JSON (the C encoder of the standard library; plain values hold no cycles)."""
     return _COMPACT.encode(value)
@@ -81,6 +91,8 @@ class _Indented:
         return self._newlines[level]
 
     def chunks(self, value: Any, level: int, stream_depth: int) -> Iterator[str]:
+        if type(value) is Later:
+            value = value.make()
         if isinstance(value, Iterator):
             yield from self._streamed(value, level, stream_depth)
         elif level >= stream_depth or not value or not isinstance(value, list | tuple | dict):
@@ -163,6 +175,8 @@ class _Indented:
 
     def _other(self, value: Any, level: int) -> str:
         """Every other value, checked in the order the standard library checks it."""
+        if type(value) is Later:
+            return self.text(value.make(), level)
         if isinstance(value, str):
             return _encode_str(value)
         if value is None:
