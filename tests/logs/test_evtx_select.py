@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import struct
 import sys
 from pathlib import Path
@@ -16,7 +17,13 @@ import pytest
 from schedwarden.logs import evtx_reader
 from schedwarden.logs.evtx_guard import cut_link_cycles
 from schedwarden.logs.evtx_reader import _EVENT_ID, CHOOSER, KEYWORDS, WANTED, _mentions
-from schedwarden.logs.evtx_select import FOLDING_TO, FOLDING_TO_FIRST, ChosenFile, RecordChooser
+from schedwarden.logs.evtx_select import (
+    FOLDING_TO,
+    FOLDING_TO_FIRST,
+    Chosen,
+    ChosenFile,
+    RecordChooser,
+)
 from schedwarden.logs.reader import read_logs
 from tests.conftest import CORPUS, DONPAPI, corpus_path
 
@@ -346,3 +353,46 @@ def test_a_value_before_the_event_id_whose_size_is_not_its_type_s_keeps_the_reco
     struct.pack_into("<H", damaged, values + 4, 0)
     skipped = CHOOSER.choose(chunk).skipped
     assert CHOOSER.choose(bytes(damaged)).skipped < skipped  # it is rendered now
+
+
+def test_big_files_read_in_windows_give_what_reading_them_whole_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file bigger than IN_MEMORY is read WINDOW_CHUNKS chunks at a time, each part chosen
+    and parsed as a file of its own: the same events and issues, located in the file."""
+    folder = corpus_path("windows", "evtx")
+    whole = read_logs([str(folder)], processes=1)
+    assert len(whole[0]) > 100
+    monkeypatch.setattr(evtx_reader, "IN_MEMORY", 0)
+    monkeypatch.setattr(evtx_reader, "WINDOW_CHUNKS", 2)
+    assert read_logs([str(folder)], processes=1) == whole
+
+
+@pytest.mark.parametrize("how", ["first chunk left out", "windows of one chunk"])
+def test_a_cycle_in_a_chunk_not_first_in_what_is_parsed_is_located_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    from tests.logs.test_evtx_hostile_l03 import SECOND, _linked
+
+    sample = corpus_path("windows", "evtx", "task", "velociraptor", "TaskScheduler.evtx")
+    path = tmp_path / "cycle.evtx"
+    path.write_bytes(bytes(_linked(sample.read_bytes(), "name", 2, SECOND)))
+
+    class FirstLeftOut(RecordChooser):
+        def choose(self, chunk: bytes | bytearray | memoryview) -> Chosen:
+            chosen = super().choose(chunk)
+            if struct.unpack_from("<Q", chunk, 8)[0] != 1:  # not the chunk of records 1-20
+                return chosen
+            return Chosen(chosen.chunk, chosen.skipped, chosen.spans, needed=False)
+
+    if how == "first chunk left out":
+        chooser = FirstLeftOut(CHOOSER.always, CHOOSER.searched, ["taskcache"])
+        monkeypatch.setattr(evtx_reader, "CHOOSER", chooser)
+    else:
+        monkeypatch.setattr(evtx_reader, "IN_MEMORY", 0)
+        monkeypatch.setattr(evtx_reader, "WINDOW_CHUNKS", 1)
+    issues = read_logs([str(path)], processes=1)[1]
+    cycles = [i for i in issues if "cycle" in i.message]
+    assert [i.evidence.offset for i in cycles] == [SECOND]
+    entry, to = map(int, re.findall(r"\b\d{5,}\b", cycles[0].message))
+    assert SECOND < entry < SECOND + CHUNK and SECOND < to < SECOND + CHUNK

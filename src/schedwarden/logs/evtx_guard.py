@@ -23,7 +23,7 @@ import io
 import re
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..model import Issue
@@ -45,9 +45,12 @@ _RECORD = struct.Struct("<IIQ")  # magic, size, record id
 _RECORD_NUMBER = re.compile(r"record number (\d+)")
 
 
-def cut_link_cycles(path: str, stream: BinaryIO) -> tuple[BinaryIO, list[Issue]]:
+def cut_link_cycles(
+    path: str, stream: BinaryIO, located: Callable[[int], int] = lambda position: position
+) -> tuple[BinaryIO, list[Issue]]:
     """The stream for the parser (`stream` itself unless a chunk has a cycle) and an Issue per
-    cycle, with the chunk's offset. The stream is left where it was."""
+    cycle, with the chunk's offset in the file (`located(offset in the stream)`: the stream may
+    hold some of the file's chunks only). The stream is left where it was."""
     start = stream.tell()
     replaced: dict[int, bytes] = {}
     issues: list[Issue] = []
@@ -56,14 +59,15 @@ def cut_link_cycles(path: str, stream: BinaryIO) -> tuple[BinaryIO, list[Issue]]
             cycles = _cycles(chunk)
             if cycles:
                 replaced[position] = _cut(chunk, cycles)
+                where = located(position)
                 issues += [
                     issue(
                         "LOG_CORRUPT",
                         f"EVTX {'name' if chain < STRING_CHAINS else 'template'} table: the "
-                        f"entry at file offset {position + entry} links back to {position + to} "
+                        f"entry at file offset {where + entry} links back to {where + to} "
                         "(a cycle); the link is ignored and the chunk's records read",
                         path,
-                        offset=position,
+                        offset=where,
                     )
                     for chain, entry, to in cycles
                 ]

@@ -11,14 +11,15 @@ are Issues with the file and offset; a per-file time budget stops a parse that r
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
 import struct
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from sys import intern
 from typing import Any, BinaryIO
 
@@ -34,7 +35,7 @@ from .evtx_guard import (
     failed_record_offset,
     record_offset,
 )
-from .evtx_select import ChosenFile, RecordChooser
+from .evtx_select import RecordChooser
 from .files import evidence, issue
 from .line_search import holds_any
 from .task_content import task_from_content
@@ -130,15 +131,8 @@ def read_evtx(
             return
     elif _size(stream) <= IN_MEMORY:  # read once: the checks below and the parser read it all
         data = stream.read()
+    # `source`, as the file has it, locates records for Issues
     source: BinaryIO = stream if data is None else io.BytesIO(data)
-    # What the parser reads: records no analytic needs are skipped unrendered (`evtx_select`).
-    # `source`, as the file has it, locates records for Issues.
-    parsed: BinaryIO = source
-    chosen = ChosenFile(b"", {}, None)
-    if data is not None:
-        chosen = CHOOSER.choose_in_file(data)
-        if chosen.data is not data:
-            parsed = io.BytesIO(chosen.data)
     truncated = _truncation(source)
     if truncated is not None:
         yield truncated_issue(path, *truncated)
@@ -154,71 +148,154 @@ def read_evtx(
     source.seek(0)
     if not chunks and size > HEADER_SIZE:
         yield issue("LOG_CORRUPT", "EVTX file with no readable chunk", path, offset=HEADER_SIZE)
-    parsed, cycles = cut_link_cycles(path, parsed)  # L03: the parser would loop on them
-    yield from cycles
-    try:
-        parser = evtx.PyEvtxParser(parsed)
-    except (OSError, RuntimeError, ValueError) as error:
-        yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
-        return
-    except BaseException as error:
-        yield _panic(path, error, following=None, source=source, chunks=chunks)
-        return
-    started = time.monotonic()
-    records = parser.records_json()
-    following = min(chunks, default=None)  # the id of the record after the last one read
-    while True:
-        if time.monotonic() - started > budget:
-            yield issue(
-                "LOG_TIME_BUDGET",
-                f"parsing stopped after {budget:g} s; later records not read",
-                path,
-            )
+    reading = _Reading(path, source, chunks, budget)
+    for first, part in [(0, data)] if data is not None else _windows(source):
+        yield from reading.part(first, part)
+        if reading.stopped:
             return
+
+
+WINDOW_CHUNKS = 1024  # a file bigger than IN_MEMORY is read this many chunks (64 MiB) at a time
+
+
+def _windows(source: BinaryIO) -> Iterator[tuple[int, bytearray]]:
+    """A big file as EVTX files of WINDOW_CHUNKS chunks each: its header and those chunks, with
+    the number of the first one in the file. A chunk's records never refer to another chunk.
+    Each part is read into the same buffer: one is done with before the next is read."""
+    source.seek(0)
+    header = source.read(HEADER_SIZE)
+    buffer = bytearray(len(header) + WINDOW_CHUNKS * CHUNK_SIZE)
+    buffer[: len(header)] = header
+    for first in itertools.count(0, WINDOW_CHUNKS):
+        source.seek(HEADER_SIZE + first * CHUNK_SIZE)
+        with memoryview(buffer) as view:
+            read = _read_into(source, view[len(header) :])
+        if not read:
+            return
+        if read < WINDOW_CHUNKS * CHUNK_SIZE:  # the end of the file
+            del buffer[len(header) + read :]
+        yield first, buffer
+
+
+def _read_into(source: BinaryIO, view: memoryview) -> int:
+    """Bytes of `source` read into `view`, until it is full or the stream ends."""
+    readinto = getattr(source, "readinto", None)
+    done = 0
+    while done < len(view):
+        if readinto is not None:
+            count = readinto(view[done:])
+        else:
+            data = source.read(len(view) - done)
+            view[done : done + len(data)] = data
+            count = len(data)
+        if not count:
+            break
+        done += count
+    return done
+
+
+class _Reading:
+    """The reading of one file, part after part (the whole file, or `_windows` of a big one):
+    records no analytic needs are skipped unrendered (`evtx_select`), Issues are located in
+    the file, and the time budget counts from the first part."""
+
+    def __init__(
+        self, path: str, source: BinaryIO, chunks: Mapping[int, int], budget: float
+    ) -> None:
+        self.path, self.source, self.chunks, self.budget = path, source, chunks, budget
+        self.started = time.monotonic()
+        self.following = min(chunks, default=None)  # the id of the record after the last read
+        self.stopped = False  # the rest of the file is not to be read
+
+    def part(self, first: int, data: bytes | bytearray) -> Iterator[JobEvent | Issue]:
+        """The events of a part: the file's header and its chunks from number `first` on."""
+        path, source, chunks = self.path, self.source, self.chunks
+        chosen = CHOOSER.choose_in_file(data)
+        read = chosen.numbers
+        if read is None:  # every chunk of the part, as it is
+            read = list(range(-(-max(0, len(data) - HEADER_SIZE) // CHUNK_SIZE)))
+        numbers = [first + number for number in read]  # each chunk's number in the file
+        parsed, cycles = cut_link_cycles(  # L03: the parser would loop on them
+            path, io.BytesIO(chosen.data), partial(_file_offset, numbers)
+        )
+        yield from cycles
         try:
-            record = next(records)
-        except StopIteration:
+            parser = evtx.PyEvtxParser(parsed)
+        except (OSError, RuntimeError, ValueError) as error:
+            yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
+            self.stopped = True
             return
-        except (RuntimeError, OSError, ValueError) as error:
-            yield issue(
-                "LOG_CORRUPT",
-                f"EVTX record or chunk skipped: {error}",
-                path,
-                offset=_chunk_offset(str(error), chunks, chosen.numbers)
-                or failed_record_offset(source, str(error), chunks)
-                # an error that names no record (a record size of 0): the one after the last
-                or (None if following is None else record_offset(source, chunks, following)),
-            )
-            continue
         except BaseException as error:
-            yield _panic(path, error, following, source, chunks)
+            yield _panic(path, error, following=None, source=source, chunks=chunks)
+            self.stopped = True
             return
-        if not isinstance(record, dict):
-            continue
-        record_id = int(record["event_record_id"])
-        following = chosen.spans.get(record_id, record_id) + 1  # after the records it covers now
-        text = str(record["data"])
-        match = _EVENT_ID.search(text)
-        if match is None:
-            continue
-        event_id = int(match.group(1))
-        if event_id not in WANTED:
-            continue
-        keywords = KEYWORDS.get(event_id)
-        if keywords is not None and not _mentions(text, *keywords):
-            continue
-        try:
-            event = json.loads(text)["Event"]
-            check_depth(text, event)  # L03: deeper records break json and our output
-        except (ValueError, KeyError, TypeError, RecursionError) as error:
-            yield issue(
-                "LOG_CORRUPT",
-                f"record {record['event_record_id']} not decodable: {error}",
-                path,
-                offset=record_offset(source, chunks, int(record["event_record_id"])),
-            )
-            continue
-        yield from _events(path, int(record["event_record_id"]), event_id, event)
+        records = parser.records_json()
+        while True:
+            if time.monotonic() - self.started > self.budget:
+                yield issue(
+                    "LOG_TIME_BUDGET",
+                    f"parsing stopped after {self.budget:g} s; later records not read",
+                    path,
+                )
+                self.stopped = True
+                return
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except (RuntimeError, OSError, ValueError) as error:
+                yield issue(
+                    "LOG_CORRUPT",
+                    f"EVTX record or chunk skipped: {error}",
+                    path,
+                    offset=_chunk_offset(str(error), chunks, numbers)
+                    or failed_record_offset(source, str(error), chunks)
+                    # an error that names no record (a record size of 0): the one after the last
+                    or (
+                        None
+                        if self.following is None
+                        else record_offset(source, chunks, self.following)
+                    ),
+                )
+                continue
+            except BaseException as error:
+                yield _panic(path, error, self.following, source, chunks)
+                self.stopped = True
+                return
+            if not isinstance(record, dict):
+                continue
+            record_id = int(record["event_record_id"])
+            # after the records it covers now
+            self.following = chosen.spans.get(record_id, record_id) + 1
+            text = str(record["data"])
+            match = _EVENT_ID.search(text)
+            if match is None:
+                continue
+            event_id = int(match.group(1))
+            if event_id not in WANTED:
+                continue
+            keywords = KEYWORDS.get(event_id)
+            if keywords is not None and not _mentions(text, *keywords):
+                continue
+            try:
+                event = json.loads(text)["Event"]
+                check_depth(text, event)  # L03: deeper records break json and our output
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
+                yield issue(
+                    "LOG_CORRUPT",
+                    f"record {record_id} not decodable: {error}",
+                    path,
+                    offset=record_offset(source, chunks, record_id),
+                )
+                continue
+            yield from _events(path, record_id, event_id, event)
+
+
+def _file_offset(numbers: Sequence[int], position: int) -> int:
+    """The file offset of `position` in a part whose chunks are the file's chunks `numbers`."""
+    index, within = divmod(position - HEADER_SIZE, CHUNK_SIZE)
+    number = numbers[index] if 0 <= index < len(numbers) else index
+    return HEADER_SIZE + number * CHUNK_SIZE + within
 
 
 def _panic(
@@ -335,17 +412,13 @@ def _chunk_offsets(stream: BinaryIO) -> tuple[dict[int, int], list[int]]:
     return offsets, bad
 
 
-def _chunk_offset(message: str, chunks: Mapping[int, int], numbers: list[int] | None) -> int | None:
+def _chunk_offset(message: str, chunks: Mapping[int, int], numbers: Sequence[int]) -> int | None:
     """The offset of the chunk an error of the parser names by its number (of the chunks it
     read: `numbers` gives each one's number in the file) or by its record ids."""
     number = re.search(r"chunk number (\d+)", message)
     if number is not None:
         read = int(number.group(1))
-        if numbers is not None:
-            if read >= len(numbers):
-                return None
-            read = numbers[read]
-        return HEADER_SIZE + read * CHUNK_SIZE
+        return None if read >= len(numbers) else HEADER_SIZE + numbers[read] * CHUNK_SIZE
     match = re.search(r"record IDs (\d+)", message)
     return None if match is None else chunks.get(int(match.group(1)))
 

@@ -127,7 +127,7 @@ class RecordChooser:
         self.words = _Words(*_encodings(tuple(sorted(word for word in words if word))))
         self.walked = _WalkedTemplates()
 
-    def choose_in_file(self, data: bytes) -> ChosenFile:
+    def choose_in_file(self, data: bytes | bytearray) -> ChosenFile:
         """The file `data` as the parser should read it: its header, then its chunks in order
         without those the parser need not read, each with its records chosen. Parts that are
         not chunks (unused or unreadable) stay, but for the unused space at the end."""
