@@ -2,10 +2,13 @@
 (4698-4702, 4624 network logons, 4688, 5145 on `atsvc`), TaskScheduler/Operational, and Sysmon
 1/11/12/13/14 about tasks.
 
-Records are filtered on their event id (and, for the noisy process and registry ids, on a
-keyword) in the raw JSON text before it is decoded, so records no analytic needs are never
-turned into Python objects. A chunk the parser rejects and a file shorter than its header says
-are Issues with the file and offset; a per-file time budget stops a parse that runs too long.
+Records no analytic needs are left out before the parser renders them (`evtx_select`, from
+their binary form); the rendered ones are filtered again on their event id (and, for the noisy
+process and registry ids, on a keyword) in their JSON text before it is decoded, so records no
+analytic needs are never turned into Python objects. A file is read whole up to IN_MEMORY bytes,
+else WINDOW_CHUNKS chunks at a time, each part chosen and parsed as a file of its own. A chunk
+the parser rejects and a file shorter than its header says are Issues with the file and offset;
+a per-file time budget stops a parse that runs too long.
 """
 
 from __future__ import annotations
