@@ -29,6 +29,14 @@ level: high
 """
 
 
+def _rule_folder(tmp_path: Path) -> Path:
+    """A folder of one rule file, `RULE`."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yml").write_text(RULE)
+    return rules
+
+
 def _no_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(self: object, data: bytes) -> None:
         raise AssertionError("converted, though the cache has it")
@@ -63,9 +71,7 @@ def test_the_same_bytes_elsewhere_are_the_same_rules_with_their_own_path(
 
 
 def test_a_changed_file_is_converted_again(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yml").write_text(RULE)
+    rules = _rule_folder(tmp_path)
     cache = tmp_path / CACHE_FILE
     before = load_log_rules([rules], RuleCache(cache))
     (rules / "r.yml").write_text(RULE.replace("level: high", "level: low"))
@@ -77,9 +83,7 @@ def test_a_changed_file_is_converted_again(tmp_path: Path) -> None:
 def test_a_cache_of_another_converter_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yml").write_text(RULE)
+    rules = _rule_folder(tmp_path)
     cache = tmp_path / CACHE_FILE
     load_log_rules([rules], RuleCache(cache))
     assert RuleCache(cache).get(RULE.encode()) is not None
@@ -101,9 +105,7 @@ def test_a_cache_of_another_converter_is_not_used(
     ],
 )
 def test_a_cache_that_cannot_be_read_is_made_again(tmp_path: Path, content: bytes) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yml").write_text(RULE)
+    rules = _rule_folder(tmp_path)
     cache = tmp_path / CACHE_FILE
     cache.write_bytes(content)
     assert load_log_rules([rules], RuleCache(cache)) == load_log_rules([rules])
@@ -111,9 +113,7 @@ def test_a_cache_that_cannot_be_read_is_made_again(tmp_path: Path, content: byte
 
 
 def test_an_entry_of_the_wrong_shape_leaves_the_whole_cache_unused(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yml").write_text(RULE)
+    rules = _rule_folder(tmp_path)
     cache = tmp_path / CACHE_FILE
     expected = load_log_rules([rules], RuleCache(cache))
     document = json.loads(cache.read_text())
@@ -125,9 +125,7 @@ def test_an_entry_of_the_wrong_shape_leaves_the_whole_cache_unused(tmp_path: Pat
 
 
 def test_a_folder_that_cannot_be_written_only_means_no_cache(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yml").write_text(RULE)
+    rules = _rule_folder(tmp_path)
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder would be")
     cache = RuleCache(blocked / "sub" / CACHE_FILE)
@@ -137,9 +135,7 @@ def test_a_folder_that_cannot_be_written_only_means_no_cache(tmp_path: Path) -> 
 
 
 def test_the_cache_file_is_its_owner_s_only(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yml").write_text(RULE)
+    rules = _rule_folder(tmp_path)
     cache = tmp_path / "new" / CACHE_FILE
     load_log_rules([rules], RuleCache(cache))
     assert cache.stat().st_mode & 0o077 == 0
