@@ -127,8 +127,8 @@ def diagnose(report: HuntReport, quiet: bool) -> None:
     "--no-cache",
     is_flag=True,
     help="Convert the --sigma rules again instead of reusing the conversions remembered in "
-    "the cache folder ($SCHEDWARDEN_CACHE_DIR, else ~/.cache/schedwarden; set it empty to "
-    "never cache).",
+    "the cache folder ($SCHEDWARDEN_CACHE_DIR, else $XDG_CACHE_HOME/schedwarden or "
+    "~/.cache/schedwarden; set SCHEDWARDEN_CACHE_DIR empty to never cache).",
 )
 @click.option(
     "--no-builtin-rules",
