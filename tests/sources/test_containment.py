@@ -292,6 +292,11 @@ class Run:
 
 
 def _audit(root: Path, monkeypatch: pytest.MonkeyPatch, host: Host) -> Run:
+    # once before recording: the modules an audit and the writers import on first use are
+    # loaded (`marshal.loads` of their bytecode), as they are when other tests ran first
+    report = engine.audit(ImageSource(str(root)), now=FIXED_NOW)
+    for writer in WRITERS.values():
+        writer(report, io.StringIO(), color=False)
     with _recording(monkeypatch) as events:
         report = engine.audit(ImageSource(str(root)), now=FIXED_NOW)
         outputs = {}
