@@ -81,7 +81,7 @@ def test_hunt_gives_the_same_events_and_issues_as_without_choosing(
         def choose_in_file(self, data: bytes) -> ChosenFile:
             return ChosenFile(data, {}, None)
 
-    monkeypatch.setattr(evtx_reader, "CHOOSER", Everything((), (), ()))
+    monkeypatch.setattr(evtx_reader, "CHOOSER", Everything((), {}))
     assert read_logs([str(folder)], processes=1) == chosen
 
 
@@ -142,7 +142,7 @@ def test_a_template_walked_in_another_chunk_is_reused_only_with_the_same_names()
         return bytes(chosen.chunk), chosen.skipped, chosen.spans, chosen.needed
 
     def chooser() -> RecordChooser:
-        return RecordChooser(CHOOSER.always, CHOOSER.searched, ["atsvc"])
+        return RecordChooser(CHOOSER.always, dict.fromkeys(CHOOSER.searched, ("atsvc",)))
 
     expected = choice(chooser(), changed)
     assert expected != choice(chooser(), chunk)  # the name matters here
@@ -156,7 +156,7 @@ def test_a_keyword_in_any_case_keeps_the_record(spelling: str) -> None:
     data = _donpapi()
     full = _records(data)
     number = next(n for n, t in full.items() if '"RelativeTargetName":"' in t and "atsvc" not in t)
-    chooser = RecordChooser((), {5145}, {"winreg", "atsvc"})
+    chooser = RecordChooser((), {5145: {"winreg", "atsvc"}})
     assert number not in _records(bytes(chooser.choose_in_file(data).data))
     target = full[number].split('"RelativeTargetName":"')[1].split('"')[0]
     assert len(target) >= 5
@@ -386,7 +386,7 @@ def test_a_cycle_in_a_chunk_not_first_in_what_is_parsed_is_located_in_the_file(
             return Chosen(chosen.chunk, chosen.skipped, chosen.spans, needed=False)
 
     if how == "first chunk left out":
-        chooser = FirstLeftOut(CHOOSER.always, CHOOSER.searched, ["taskcache"])
+        chooser = FirstLeftOut(CHOOSER.always, dict.fromkeys(CHOOSER.searched, ("taskcache",)))
         monkeypatch.setattr(evtx_reader, "CHOOSER", chooser)
     else:
         monkeypatch.setattr(evtx_reader, "IN_MEMORY", 0)

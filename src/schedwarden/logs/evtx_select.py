@@ -34,14 +34,14 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from .evtx_guard import CHUNK_MAGIC, CHUNK_SIZE, HEADER_SIZE, RECORD_MAGIC
-from .line_search import keyword_ends
+from .line_search import keyword_hits
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer as Buffer
@@ -119,12 +119,16 @@ class ChosenFile:
 
 class RecordChooser:
     """Chooses the records of chunks: those of `always` ids, those of `searched` ids that hold
-    one of `words` (lowercase ASCII), and every record whose id cannot be read."""
+    one of the words (lowercase ASCII) given for their id, and every record whose id cannot be
+    read."""
 
-    def __init__(self, always: Collection[int], searched: Collection[int], words: Iterable[str]):
+    def __init__(self, always: Collection[int], searched: Mapping[int, Iterable[str]]):
         self.always = frozenset(always)
         self.searched = frozenset(searched)
-        self.words = _Words(*_encodings(tuple(sorted(word for word in words if word))))
+        word_sets = {id: tuple(sorted({w for w in words if w})) for id, words in searched.items()}
+        groups = sorted(set(word_sets.values()))  # ids with the same words share their search
+        self.group_of = {id: groups.index(words) for id, words in word_sets.items()}
+        self.words = _Words.of(groups)
         self.walked = _WalkedTemplates()
 
     def choose_in_file(self, data: bytes | bytearray) -> ChosenFile:
@@ -166,10 +170,12 @@ class RecordChooser:
         free = min(_U32.unpack_from(chunk, 48)[0], len(chunk)) if len(chunk) >= 52 else 0
         marked = _Marked(chunk, free, self.words, self.walked)
         templates = marked.templates
-        always, searched = self.always, self.searched
+        always, group_of = self.always, self.group_of
         records: list[tuple[int, int, int, bool]] = []  # offset, size, id, needed
-        ends: list[int] | None = None  # where keywords end (`holds_word`), found when first asked
-        passed = 0  # keywords that end before the record: records come in order
+        # where the keywords of each group end (`holds_word`), found when first asked, and how
+        # many of each end before the record: records come in order
+        ends: list[list[int]] | None = None
+        passed: list[int] = []
         position = CHUNK_HEADER
         while position + _RECORD_START.size <= free:
             magic, size, record_id, fragment, token, definition = _RECORD_START.unpack_from(
@@ -186,13 +192,20 @@ class RecordChooser:
                     event_id = _event_id(chunk, position, end, definition, template)
             if event_id is None or event_id in always:
                 needed = True
-            elif event_id in searched:
+            elif event_id in group_of:
+                group = group_of[event_id]
                 if ends is None:
                     ends = marked.keyword_ends()
-                while passed < len(ends) and ends[passed] <= position:
-                    passed += 1
-                # a keyword in the record (ending after its start, by its end), or its template
-                needed = (passed < len(ends) and ends[passed] <= end) or marked.worded(definition)
+                    passed = [0] * len(ends)
+                found, first = ends[group], passed[group]
+                while first < len(found) and found[first] <= position:
+                    first += 1
+                passed[group] = first
+                # a keyword of its id in the record (ending after its start, by its end), or in
+                # its template
+                needed = (first < len(found) and found[first] <= end) or marked.worded(
+                    definition, group
+                )
             else:
                 needed = False
             records.append((position, size, record_id, needed))
@@ -210,18 +223,19 @@ class _Marked:
     def __init__(self, chunk: memoryview, free: int, words: _Words, walked: _WalkedTemplates):
         self.chunk, self.free, self.words, self.walked = chunk, free, words, walked
         self.templates: dict[int, _Template] = {}
-        self.words_in_templates: dict[int, bool] = {}
-        self.ends: list[int] | None = None  # the keywords of the records, found when first asked
+        self.words_in_templates: dict[tuple[int, int], bool] = {}
+        # where the keywords of each group end, found when first asked
+        self.ends: list[list[int]] | None = None
 
     def template(self, definition: int) -> _Template:
         """The template defined at `definition`, read the first time."""
         found = self.templates[definition] = self.walked.read(self.chunk, definition)
         return found
 
-    def worded(self, definition: int) -> bool:
-        """Whether a keyword appears in the template defined at `definition` (its text could
-        show in a record's rendering); True when its size cannot be read."""
-        found = self.words_in_templates.get(definition)
+    def worded(self, definition: int, group: int) -> bool:
+        """Whether a keyword of the group appears in the template defined at `definition` (its
+        text could show in a record's rendering); True when its size cannot be read."""
+        found = self.words_in_templates.get((definition, group))
         if found is None:
             try:
                 (size,) = _U32.unpack_from(self.chunk, definition + 20)
@@ -229,21 +243,23 @@ class _Marked:
                 found = True
             else:
                 body = definition + 24
-                found = body + size > len(self.chunk) or self.holds_word(body, body + size)
-            self.words_in_templates[definition] = found
+                found = body + size > len(self.chunk) or self.holds_word(body, body + size, group)
+            self.words_in_templates[(definition, group)] = found
         return found
 
-    def keyword_ends(self) -> list[int]:
-        """Where the keywords of the chunk's records end, in order (found the first time)."""
+    def keyword_ends(self) -> list[list[int]]:
+        """Where the keywords of each group end in the chunk's records, in order (found the
+        first time)."""
         if self.ends is None:
             self.ends = self.words.ends(self.chunk, CHUNK_HEADER, self.free)
         return self.ends
 
-    def holds_word(self, low: int, high: int) -> bool:
-        """Whether a keyword lies within `chunk[low:high]` (it ends after `low`, by `high`)."""
+    def holds_word(self, low: int, high: int, group: int) -> bool:
+        """Whether a keyword of the group lies within `chunk[low:high]` (it ends after `low`, by
+        `high`)."""
         if low < CHUNK_HEADER or high > self.free:
-            return bool(self.words.ends(self.chunk, low, high))
-        ends = self.keyword_ends()
+            return bool(self.words.ends(self.chunk, low, high)[group])
+        ends = self.keyword_ends()[group]
         first = bisect.bisect_right(ends, low)
         return first < len(ends) and ends[first] <= high
 
@@ -601,12 +617,37 @@ class _Words:
 
     single: tuple[bytes, ...]
     wide: tuple[bytes, ...]
+    # the group of words of each form, for `single` and `wide` (a form may be in several)
+    single_groups: tuple[int, ...]
+    wide_groups: tuple[int, ...]
+    groups: int
 
-    def ends(self, chunk: memoryview, low: int, high: int) -> list[int]:
-        """Where each keyword in `chunk[low:high]` ends, in order."""
-        found = keyword_ends(chunk, self.single, low, high)
-        found += (end + 1 for end in keyword_ends(chunk, self.wide, low, high))
-        found.sort()
+    @classmethod
+    def of(cls, groups: Sequence[tuple[str, ...]]) -> _Words:
+        """The forms of groups of words, found in one pass for all the groups."""
+        single: list[tuple[bytes, int]] = []
+        wide: list[tuple[bytes, int]] = []
+        for number, words in enumerate(groups):
+            forms = _encodings(words)
+            single += ((form, number) for form in forms[0])
+            wide += ((form, number) for form in forms[1])
+        return cls(
+            tuple(form for form, _ in single),
+            tuple(form for form, _ in wide),
+            tuple(group for _, group in single),
+            tuple(group for _, group in wide),
+            len(groups),
+        )
+
+    def ends(self, chunk: memoryview, low: int, high: int) -> list[list[int]]:
+        """Where each keyword in `chunk[low:high]` ends, in order, for each group."""
+        found: list[list[int]] = [[] for _ in range(self.groups)]
+        for end, form in keyword_hits(chunk, self.single, low, high):
+            found[self.single_groups[form]].append(end)
+        for end, form in keyword_hits(chunk, self.wide, low, high):
+            found[self.wide_groups[form]].append(end + 1)
+        for ends in found:
+            ends.sort()
         return found
 
 

@@ -112,14 +112,40 @@ class KeywordLines:
         return found[0] if found else []
 
 
+def keyword_hits(
+    data: bytes | memoryview, caseless: tuple[bytes, ...], low: int, high: int
+) -> list[tuple[int, int]]:
+    """`keyword_ends`, each end with the index in `caseless` of the word that ends there: one
+    pass for several groups of words."""
+    if not caseless or low >= high:
+        return []
+    scanner = _hyperscan_scanner(caseless, (), with_words=True)
+    hits: list[tuple[int, int]] = []
+    if scanner is None:  # pragma: no cover - a processor without SSSE3
+        part = bytes(data[low:high]).lower()
+        for index, word in enumerate(caseless):
+            found = part.find(word)
+            while found >= 0:
+                hits.append((found + len(word), index))
+                found = part.find(word, found + 1)
+    else:
+        cast(Callable[[memoryview, list[tuple[int, int]]], None], scanner)(
+            memoryview(data)[low:high], hits
+        )
+    hits.sort()
+    return [(low + end, index) for end, index in hits]
+
+
 Scanner = Callable[[memoryview, list[int]], None]
 
 
 @cache
-def _hyperscan_scanner(caseless: tuple[bytes, ...], exact: tuple[bytes, ...]) -> Scanner | None:
-    """A function appending to a list where each match of the words in a buffer ends, or None
-    when Hyperscan refuses this processor. The patterns are the words with every byte escaped,
-    so they are literals."""
+def _hyperscan_scanner(
+    caseless: tuple[bytes, ...], exact: tuple[bytes, ...], with_words: bool = False
+) -> Scanner | None:
+    """A function appending to a list where each match of the words in a buffer ends (with the
+    index of the word, when `with_words`), or None when Hyperscan refuses this processor. The
+    patterns are the words with every byte escaped, so they are literals."""
     words = [*caseless, *exact]
     flags = [hyperscan.HS_FLAG_CASELESS] * len(caseless) + [0] * len(exact)
     try:
@@ -138,7 +164,10 @@ def _hyperscan_scanner(caseless: tuple[bytes, ...], exact: tuple[bytes, ...]) ->
             scratch = local.scratch = hyperscan.Scratch(database)
         # The binding takes any buffer (its stub says bytes): a block is not copied to scan a part
         database.scan(
-            cast(bytes, buffer), match_event_handler=_append_end, context=ends, scratch=scratch
+            cast(bytes, buffer),
+            match_event_handler=_append_hit if with_words else _append_end,
+            context=ends,
+            scratch=scratch,
         )
 
     return scan
@@ -146,6 +175,10 @@ def _hyperscan_scanner(caseless: tuple[bytes, ...], exact: tuple[bytes, ...]) ->
 
 def _append_end(_id: int, _start: int, end: int, _flags: int, ends: object) -> None:
     cast(list[int], ends).append(end)
+
+
+def _append_hit(word: int, _start: int, end: int, _flags: int, hits: object) -> None:
+    cast(list[tuple[int, int]], hits).append((end, word))
 
 
 def _literal(word: bytes) -> bytes:
