@@ -26,7 +26,7 @@ from .analyzers.log_sigma_pack import (
 )
 from .forked import ForkedStream
 from .gc_pacing import few_collections
-from .logs.correlate import attribute, tie, without_creation
+from .logs.correlate import attribute, name_task_processes, tie, without_creation
 from .logs.reader import DEFAULT_BUDGET, read_logs
 from .logs.report import HuntReport
 from .model import Evidence, Finding, Issue, JobEvent, ScheduledJob, Severity, SourceKind
@@ -120,6 +120,8 @@ def _hunt(
     index = EventIndex(events)  # what the analytics select on, found once for all of them
     if index.acting("logon"):  # else no event is in a logged logon's session
         index = EventIndex(attribute(index))
+    if index.acting("task_process") and index.acting("process_created"):
+        index = EventIndex(name_task_processes(index))  # the tasks of the processes they started
     if jobs is not None:
         index = EventIndex(tie(index, jobs))
     if isinstance(sigma, LogRulesLoading):  # loaded by a child while the logs were read

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -139,6 +140,44 @@ def attribute(events: Sequence[JobEvent]) -> list[JobEvent]:
             "source_address": logon.extra.get("source_address"),
         }
         out.append(replace(event, extra={**added, **event.extra}))
+    return out
+
+
+TASK_PROCESS_WINDOW = timedelta(seconds=60)  # a 129 and the process record it announces
+
+
+def name_task_processes(events: Sequence[JobEvent]) -> list[JobEvent]:
+    """Processes the Task Scheduler started (`task_process`, from Sysmon 1 or Security 4688,
+    which do not name the task) get the task's name from the TaskScheduler event 129 that
+    announced that process: the same host and process id, within TASK_PROCESS_WINDOW (the
+    nearest in time when several). The 129's record is `launched_by` on the named event."""
+    announced: dict[tuple[str, str], list[JobEvent]] = {}
+    for event in events:
+        if event.action == "process_created" and event.job_name:
+            pid = str(event.extra.get("process_id") or "")
+            if pid:
+                announced.setdefault((event.host.casefold(), pid), []).append(event)
+    if not announced:
+        return list(events)
+    out: list[JobEvent] = []
+    for event in events:
+        pid = str(event.extra.get("process_id") or "")
+        candidates = announced.get((event.host.casefold(), pid), ())
+        if event.action != "task_process" or event.job_name or not candidates:
+            out.append(event)
+            continue
+        nearest = min(candidates, key=lambda c: abs(c.time - event.time))
+        if abs(nearest.time - event.time) > TASK_PROCESS_WINDOW:
+            out.append(event)
+            continue
+        launched_by = nearest.extra.get("record_id")
+        out.append(
+            replace(
+                event,
+                job_name=nearest.job_name,
+                extra={**event.extra, "launched_by": launched_by},
+            )
+        )
     return out
 
 

@@ -83,8 +83,27 @@ OPERATIONAL_ACTIONS = {
     153: "missed",
     332: "failed",
 }
-_PROCESS = ("schtasks", "\\\\at.exe", "scheduledtask", "crontab")
-_PROCESS_FIELDS = ('"Image":', '"NewProcessName":', '"CommandLine":')
+# A task tool in the process's image or command line, or the Task Scheduler as its parent: the
+# service's svchost (`-s Schedule`, Sysmon's ParentCommandLine) or its hosts (taskeng.exe before
+# Windows 8, taskhostw.exe after). Not Windows 7's taskhost.exe, the parent of what COM-handler
+# tasks start: it runs all the time, and its own process records would all be rendered.
+_PROCESS = (
+    "schtasks",
+    "\\\\at.exe",
+    "scheduledtask",
+    "crontab",
+    "\\\\taskeng.exe",
+    "\\\\taskhostw.exe",
+    "-s schedule",
+)
+_PROCESS_FIELDS = (
+    '"Image":',
+    '"NewProcessName":',
+    '"CommandLine":',
+    '"ParentImage":',
+    '"ParentProcessName":',
+    '"ParentCommandLine":',
+)
 FIELD_SLICE = 2048
 # Ids only some records of which matter: one of the words must appear in one of the fields
 # (lowercased, their first FIELD_SLICE characters), found in the record's JSON text before it
@@ -109,8 +128,7 @@ _SEARCHED = {id: words for id, (_, words) in KEYWORDS.items() if isinstance(word
 # Records of other ids are not rendered at all; of these, only those holding one of the words
 CHOOSER = RecordChooser(
     always=WANTED - _SEARCHED.keys(),
-    searched=_SEARCHED.keys(),
-    words={json.loads(f'"{word}"') for words in _SEARCHED.values() for word in words},
+    searched={id: {json.loads(f'"{word}"') for word in words} for id, words in _SEARCHED.items()},
 )
 # the id alone, or the text of an EventID with attributes (Qualifiers, in System logs)
 _EVENT_ID = re.compile(r'"EventID":(?:\{(?:[^{}]|\{[^{}]*\})*"#text":)?"?(\d+)')
@@ -580,11 +598,22 @@ def _operational(data: Mapping[str, Any], make: Make, path: str) -> Iterator[Job
 
 
 def _process(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
+    """A task tool run (`parse_command`), or a process the Task Scheduler started: a task's
+    action running (`task_process`; the record does not name the task: TaskScheduler event 129
+    gives the task and this process id)."""
     image = _s(data, "Image") or _s(data, "NewProcessName")
     line = _s(data, "CommandLine")
+    parent = _s(data, "ParentImage") or _s(data, "ParentProcessName")
+    parent_line = _s(data, "ParentCommandLine")
     intent = parse_command(image, line)
     if intent is None:
-        return
+        if not launched_by_scheduler(parent, parent_line):
+            return
+        details: dict[str, object] = {
+            "parent_command_line": parent_line,
+            "process_id": _process_id(data),
+        }
+        intent = ("task_process", "", line or image, details)
     action, name, command, extra = intent
     actor = _s(data, "User") or _actor(data)
     yield make(
@@ -594,10 +623,34 @@ def _process(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEven
         command,
         command_line=line,
         image=image,
-        parent_image=_s(data, "ParentImage") or _s(data, "ParentProcessName"),
+        parent_image=parent,
         logon_id=(_s(data, "LogonId") or _s(data, "SubjectLogonId")).lower(),
         **extra,
     )
+
+
+_SCHEDULER_HOSTS = ("\\taskeng.exe", "\\taskhostw.exe")
+_SCHEDULE_SERVICE = re.compile(r"\s-s\s+schedule(?:\s|$)", re.IGNORECASE)
+
+
+def launched_by_scheduler(parent_image: str, parent_command_line: str) -> bool:
+    """Whether a process's parent is the Task Scheduler: the svchost of its service (`-s
+    Schedule`: Sysmon gives the parent's command line, Security 4688 does not) or one of the
+    hosts it runs tasks in."""
+    image = parent_image.replace("/", "\\").casefold()
+    return image.endswith(_SCHEDULER_HOSTS) or (
+        image.endswith("\\svchost.exe")
+        and _SCHEDULE_SERVICE.search(parent_command_line) is not None
+    )
+
+
+def _process_id(data: Mapping[str, Any]) -> str:
+    """The process id as a decimal number (Sysmon writes it so, Security 4688 in hexadecimal)."""
+    value = _s(data, "ProcessId") or _s(data, "NewProcessId")
+    try:
+        return str(int(value, 16)) if value.lower().startswith("0x") else str(int(value))
+    except ValueError:
+        return value
 
 
 def _file(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEvent]:
