@@ -5,6 +5,7 @@ cannot be read for sure is kept. Errors of the parser are still located in the f
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import struct
@@ -164,6 +165,31 @@ def test_a_keyword_in_any_case_keeps_the_record(spelling: str) -> None:
         target.encode("utf-16-le"), (spelling + target[5:]).encode("utf-16-le"), 1
     )
     assert number in _records(bytes(chooser.choose_in_file(renamed).data))
+
+
+def test_a_record_is_kept_on_the_words_of_its_own_id_only() -> None:
+    data = _donpapi()
+    full = _records(data)
+
+    def target_of(text: str) -> str:
+        if '"RelativeTargetName":"' not in text:
+            return ""
+        return str(json.loads('"' + text.split('"RelativeTargetName":"')[1].split('"')[0] + '"'))
+
+    number = next(  # a share access whose target is written once in the file, 8 letters or more
+        n
+        for n, t in full.items()
+        if len(target_of(t)) >= 8 and data.count(target_of(t).encode("utf-16-le")) == 1
+    )
+    target = target_of(full[number])
+    renamed = data.replace(
+        target.encode("utf-16-le"), ("schtasks" + target[8:]).encode("utf-16-le"), 1
+    )
+    # "schtasks" is a word for process creations: a share access holding it is not kept
+    others = RecordChooser((), {5145: {"atsvc"}, 1: {"schtasks"}, 4688: {"schtasks"}})
+    assert number not in _records(bytes(others.choose_in_file(renamed).data))
+    own = RecordChooser((), {5145: {"atsvc", "schtasks"}, 1: {"schtasks"}})
+    assert number in _records(bytes(own.choose_in_file(renamed).data))
 
 
 def test_a_chunk_with_nothing_to_render_is_left_out_and_errors_keep_their_offset(
