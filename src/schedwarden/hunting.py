@@ -145,7 +145,16 @@ def _hunt(
                     Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
                 )
             )
-    findings.extend(_definition_findings(index))
+    try:
+        findings.extend(_definition_findings(index))
+    except Exception as exc:  # nor a bug of the inventory analyzers
+        issues.append(
+            Issue(
+                "ANALYZER_ERROR",
+                f"the inventory analyzers on task definitions stopped: {exc!r}",
+                Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
+            )
+        )
     later = _FindingsLater(findings, issues, evaluating, min_level, paths)
     extra: dict[str, object] = {}
     if sigma is not None:

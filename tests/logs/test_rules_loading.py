@@ -133,3 +133,21 @@ def test_a_deferred_hunt_maps_its_events_before_waiting_for_the_rules(
     document = json.loads(written.getvalue())
     assert {**document, "source": None} == {**render.hunt_document(expected), "source": None}
     assert report.findings == expected.findings and report.issues == expected.issues
+
+
+def test_inventory_analyzers_that_fail_on_definitions_are_an_issue_and_the_rest_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs = [str(corpus_path("windows", "evtx", "task"))]
+    rules = load_log_rules([corpus_path("sigma", "rules")])
+    expected = hunting.hunt(logs, sigma=rules)
+
+    def broken(events: object) -> list[Finding]:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(hunting, "_definition_findings", broken)
+    report = hunting.hunt(logs, sigma=rules)
+    (issue,) = [i for i in report.issues if i.code == "ANALYZER_ERROR"]
+    assert "the inventory analyzers on task definitions stopped" in issue.message
+    sigma = [f for f in expected.findings if f.rule_id.startswith("SIGMA_")]
+    assert [f for f in report.findings if f.rule_id.startswith("SIGMA_")] == sigma
