@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 import os
 import sys
 import threading
@@ -63,5 +62,6 @@ def run() -> None:
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed pipe or stream: as Python reports it at exit
         raise SystemExit(status) from None
-    logging.shutdown()
+    if "logging" in sys.modules:  # its handlers flushed, as at exit
+        sys.modules["logging"].shutdown()
     os._exit(status or 0)
