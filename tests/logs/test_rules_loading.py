@@ -17,9 +17,20 @@ from schedwarden.analyzers.log_sigma_pack import evaluate_log_rules, split_log_r
 from schedwarden.hunting import LogRulesLoading
 from schedwarden.logs import render
 from schedwarden.logs.reader import read_logs
+from schedwarden.logs.report import HuntReport
 from schedwarden.model import Finding, JobEvent
 
 from ..conftest import corpus_path
+
+TaskHunt = tuple[list[str], LogRuleSet, HuntReport]
+
+
+@pytest.fixture(scope="module")
+def task_hunt() -> TaskHunt:
+    """The task EVTX of the corpus, SigmaHQ's rules, and their hunt in one process."""
+    logs = [str(corpus_path("windows", "evtx", "task"))]
+    rules = load_log_rules([corpus_path("sigma", "rules")])
+    return logs, rules, hunting.hunt(logs, sigma=rules)
 
 
 @pytest.mark.parametrize("child", ["helps", "dies", "none"])
@@ -47,14 +58,12 @@ def test_rules_loaded_meanwhile_are_the_rules(child: str, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize("child", ["helps", "dies", "none"])
 def test_rule_findings_made_meanwhile_are_the_findings(
-    child: str, monkeypatch: pytest.MonkeyPatch
+    child: str, monkeypatch: pytest.MonkeyPatch, task_hunt: TaskHunt
 ) -> None:
     """Sigma rules over the records run in a forked child while the analytics run: the findings
     are the same, in the same order, when the child dies or cannot start."""
-    logs = [str(corpus_path("windows", "evtx", "task"))]
-    rules = load_log_rules([corpus_path("sigma", "rules")])
-    monkeypatch.setattr(hunting, "SIGMA_FORKED_EVENTS", 10**9)
-    expected = hunting.hunt(logs, sigma=rules).findings
+    logs, rules, whole = task_hunt
+    expected = whole.findings
     assert sum(f.rule_id.startswith("SIGMA_") for f in expected) > 5
     monkeypatch.setattr(hunting, "SIGMA_FORKED_EVENTS", 1)
     monkeypatch.setattr(forked, "processors", lambda: 2)
@@ -105,11 +114,9 @@ def test_rules_split_give_the_findings_of_all_of_them_one_part_after_the_other(
 
 
 def test_a_deferred_hunt_maps_its_events_before_waiting_for_the_rules(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, task_hunt: TaskHunt
 ) -> None:
-    logs = [str(corpus_path("windows", "evtx", "task"))]
-    rules = load_log_rules([corpus_path("sigma", "rules")])
-    expected = hunting.hunt(logs, sigma=rules)
+    logs, rules, expected = task_hunt
     monkeypatch.setattr(hunting, "SIGMA_FORKED_EVENTS", 1)
     monkeypatch.setattr(forked, "processors", lambda: 2)
     report = hunting.hunt(logs, sigma=rules, deferred=True)
@@ -136,11 +143,9 @@ def test_a_deferred_hunt_maps_its_events_before_waiting_for_the_rules(
 
 
 def test_inventory_analyzers_that_fail_on_definitions_are_an_issue_and_the_rest_goes_on(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, task_hunt: TaskHunt
 ) -> None:
-    logs = [str(corpus_path("windows", "evtx", "task"))]
-    rules = load_log_rules([corpus_path("sigma", "rules")])
-    expected = hunting.hunt(logs, sigma=rules)
+    logs, rules, expected = task_hunt
 
     def broken(events: object) -> list[Finding]:
         raise ValueError("a bug")
