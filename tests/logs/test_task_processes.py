@@ -12,6 +12,7 @@ import pytest
 from schedwarden.logs.correlate import name_task_processes
 from schedwarden.logs.evtx_reader import launched_by_scheduler
 from schedwarden.logs.reader import read_logs
+from schedwarden.logs.timeline import UNNAMED_TASKS, timelines
 from schedwarden.model import Evidence, JobEvent, SourceKind
 
 from ..conftest import corpus_path
@@ -90,3 +91,10 @@ def test_sigma_rules_about_what_a_task_ran_see_those_processes() -> None:
     assert code == 0
     titles = {f["title"] for f in json.loads(out)["findings"]}
     assert "UAC Bypass Using Disk Cleanup" in titles
+
+
+def test_processes_of_unnamed_tasks_have_a_timeline_of_their_own() -> None:
+    events = read_logs([str(corpus_path(*ESCALATION, "Sysmon_UACME_34.evtx"))], processes=1)[0]
+    labels = {t.job_name: [e.action for e in t.events] for t in timelines(events)}
+    assert labels[UNNAMED_TASKS] == ["task_process"]
+    assert labels["\\Microsoft\\Windows\\DiskCleanup\\SilentCleanup"] == ["cmd_run"]
