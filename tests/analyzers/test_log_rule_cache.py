@@ -153,3 +153,24 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_folder() == Path(os.path.join(tmp_path, "home", ".cache", "schedwarden"))
+
+
+def test_a_cache_others_could_have_written_is_not_used(tmp_path: Path) -> None:
+    rules = _rule_folder(tmp_path)
+    cache = tmp_path / CACHE_FILE
+    load_log_rules([rules], RuleCache(cache))
+    assert RuleCache(cache).entries
+    cache.chmod(0o666)  # writable by anyone: what it holds may not be ours
+    assert RuleCache(cache).entries == {}
+    cache.chmod(0o600)
+    assert RuleCache(cache).entries
+
+
+def test_a_cache_of_another_user_is_not_used(tmp_path: Path) -> None:
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    rules = _rule_folder(tmp_path)
+    cache = tmp_path / CACHE_FILE
+    load_log_rules([rules], RuleCache(cache))
+    os.chown(cache, 65534, -1)  # nobody's
+    assert RuleCache(cache).entries == {}

@@ -15,7 +15,8 @@ The folder is `$SCHEDWARDEN_CACHE_DIR`, else `$XDG_CACHE_HOME/schedwarden`, else
 `~/.cache/schedwarden`; `SCHEDWARDEN_CACHE_DIR` set empty, or `hunt --no-cache`, turns the cache
 off. The file is JSON (never pickle: nothing in it is code to Python), written whole to a
 temporary file and renamed, readable by its owner only. A file that cannot be read, of another
-converter, or not in the expected shape is ignored and made again; a folder that cannot be
+converter, not in the expected shape, or that another user could have written is ignored and
+made again; a folder that cannot be
 written to only means no cache. The converted conditions are SQL that the rule table runs (as
 the conversions of the rule files themselves): the cache is as trusted as the rule folder, and
 lives in the user's own folder.
@@ -126,15 +127,24 @@ def _key(data: bytes) -> str:
 
 
 def _read(path: Path) -> dict[str, FileRules]:
-    """The conversions in `path`, if it is a cache of this converter; else none."""
+    """The conversions in `path`, if it is a cache of this converter that only this user could
+    have written (owned by them, not writable by others: a cache folder given in a shared place
+    must not let another user choose what the rules become); else none."""
     try:
         with path.open(encoding="utf-8") as stream:
+            if not _own(os.fstat(stream.fileno())):
+                return {}
             document = json.load(stream)
         if document["schema"] != SCHEMA or document["converter"] != converter():
             return {}
         return {str(key): _entry(value) for key, value in document["files"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def _own(stat: os.stat_result) -> bool:
+    getuid = getattr(os, "getuid", None)  # not on Windows, where the user's folder is theirs
+    return getuid is None or (stat.st_uid == getuid() and not stat.st_mode & 0o022)
 
 
 def _entry(value: Any) -> FileRules:
