@@ -214,6 +214,26 @@ def test_a_chunk_with_nothing_to_render_is_left_out_and_errors_keep_their_offset
     events, issues = read_logs([str(path)], processes=1)
     assert not events
     assert issues and {i.evidence.offset for i in issues} == {HEADER + CHUNK}
+    # the parser names the first chunk it read: the message names it as the file does
+    assert all("chunk number 0" not in i.message for i in issues)
+    assert any("chunk number 1" in i.message for i in issues)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_damaged_files_read_in_windows_give_what_reading_them_whole_gives(
+    seed: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rng = random.Random(seed)
+    data = bytearray(_donpapi())
+    for _ in range(rng.randint(1, 30)):
+        position = rng.randrange(HEADER, len(data))
+        data[position] ^= 1 << rng.randrange(8)
+    path = tmp_path / "damaged.evtx"
+    path.write_bytes(bytes(data))
+    whole = read_logs([str(path)], processes=1)
+    monkeypatch.setattr(evtx_reader, "IN_MEMORY", 0)
+    monkeypatch.setattr(evtx_reader, "WINDOW_CHUNKS", 2)
+    assert read_logs([str(path)], processes=1) == whole
 
 
 def _chunk_records(data: bytes | bytearray, base: int) -> list[tuple[int, int, int]]:

@@ -267,7 +267,7 @@ class _Reading:
             except (RuntimeError, OSError, ValueError) as error:
                 yield issue(
                     "LOG_CORRUPT",
-                    f"EVTX record or chunk skipped: {error}",
+                    f"EVTX record or chunk skipped: {_in_file(str(error), numbers)}",
                     path,
                     offset=_chunk_offset(str(error), chunks, numbers)
                     or failed_record_offset(source, str(error), chunks)
@@ -310,6 +310,20 @@ class _Reading:
                 )
                 continue
             yield from _events(path, record_id, event_id, event)
+
+
+def _in_file(message: str, numbers: Sequence[int]) -> str:
+    """The parser's message with the number of the chunk it names as the file numbers it (the
+    parser counts the chunks it read, which may be some of the file's only)."""
+
+    def renumbered(match: re.Match[str]) -> str:
+        read = int(match.group(1))
+        return match.group(0) if read >= len(numbers) else f"chunk number {numbers[read]}"
+
+    return _CHUNK_NUMBER.sub(renumbered, message, count=1)
+
+
+_CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 
 
 def _file_offset(numbers: Sequence[int], position: int) -> int:
@@ -436,7 +450,7 @@ def _chunk_offsets(stream: BinaryIO) -> tuple[dict[int, int], list[int]]:
 def _chunk_offset(message: str, chunks: Mapping[int, int], numbers: Sequence[int]) -> int | None:
     """The offset of the chunk an error of the parser names by its number (of the chunks it
     read: `numbers` gives each one's number in the file) or by its record ids."""
-    number = re.search(r"chunk number (\d+)", message)
+    number = _CHUNK_NUMBER.search(message)
     if number is not None:
         read = int(number.group(1))
         return None if read >= len(numbers) else HEADER_SIZE + numbers[read] * CHUNK_SIZE
