@@ -255,18 +255,8 @@ def test_files_a_worker_took_and_never_started_are_read_by_the_parent(
 
 
 @pytest.mark.usefixtures("alone")
-def test_no_worker_while_another_thread_runs(
-    evtx_folder: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_worker_while_another_thread_runs(evtx_folder: Path, forks: list[int]) -> None:
     serial = _serial(evtx_folder)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counted() -> int:
-        forks.append(1)
-        return real_fork()
-
-    monkeypatch.setattr(os, "fork", counted)
     release = threading.Event()
     thread = threading.Thread(target=release.wait)
     thread.start()
