@@ -42,29 +42,6 @@ def holds_any(data: bytes, caseless: tuple[bytes, ...]) -> bool:
     return bool(ends)
 
 
-def keyword_ends(
-    data: bytes | memoryview, caseless: tuple[bytes, ...], low: int, high: int
-) -> list[int]:
-    """Where each occurrence of the `caseless` words (lowercase ASCII letters, any other bytes)
-    in `data[low:high]` ends (the offset in `data` past its last byte), in order; any ASCII
-    case matches."""
-    if not caseless or low >= high:
-        return []
-    scanner = _hyperscan_scanner(caseless, ())
-    ends: list[int] = []
-    if scanner is None:  # pragma: no cover - a processor without SSSE3
-        part = bytes(data[low:high]).lower()
-        for word in caseless:
-            found = part.find(word)
-            while found >= 0:
-                ends.append(found + len(word))
-                found = part.find(word, found + 1)
-    else:
-        scanner(memoryview(data)[low:high], ends)
-    ends.sort()
-    return [low + end for end in ends]
-
-
 class KeywordLines:
     """The whole lines of a block holding one of the `caseless` words in any ASCII case, or one
     of the `exact` words as they are. No word may hold a newline."""
@@ -115,8 +92,10 @@ class KeywordLines:
 def keyword_hits(
     data: bytes | memoryview, caseless: tuple[bytes, ...], low: int, high: int
 ) -> list[tuple[int, int]]:
-    """`keyword_ends`, each end with the index in `caseless` of the word that ends there: one
-    pass for several groups of words."""
+    """Where each occurrence of the `caseless` words (lowercase ASCII letters, any other bytes)
+    in `data[low:high]` ends (the offset in `data` past its last byte), with the index in
+    `caseless` of the word that ends there, in order; any ASCII case matches. One pass for
+    several groups of words."""
     if not caseless or low >= high:
         return []
     scanner = _hyperscan_scanner(caseless, (), with_words=True)
