@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from schedwarden import forked
-from schedwarden.forked import ForkedStream
+from schedwarden.forked import ForkedStream, ForkedValue
 
 
 @pytest.fixture(autouse=True)
@@ -278,3 +278,31 @@ def test_partial_says_an_item_is_on_its_way() -> None:
     assert child.partial and not child.ended
     child.cancel()
     assert child.ended
+
+
+@pytest.mark.parametrize("child", ["helps", "dies", "none"])
+def test_a_forked_value_is_what_make_returns(child: str) -> None:
+    parent = os.getpid()
+    calls: list[int] = []
+
+    def make() -> list[int]:
+        calls.append(os.getpid())
+        if child == "dies" and os.getpid() != parent:
+            os._exit(3)
+        return [1, 2, os.getpid() == parent]
+
+    value = ForkedValue(make, fork=child != "none")
+    assert value.forked is (child != "none")
+    made_here = child != "helps"
+    assert value.result() == [1, 2, made_here]
+    assert value.result() is value.result()  # made once
+    assert calls == ([parent] if made_here else [])  # the child's calls are not seen here
+
+
+def test_a_forked_value_raises_what_make_raises() -> None:
+    def make() -> int:
+        raise ValueError("a bug")
+
+    value = ForkedValue(make)
+    with pytest.raises(ValueError, match="a bug"):
+        value.result()

@@ -24,6 +24,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import BinaryIO, Generic, TypeVar
 
 T = TypeVar("T")
@@ -247,6 +248,39 @@ class ForkedStream(Generic[T]):
         except OSError:
             status = -1
         self.complete = self.complete and status == 0
+
+
+class ForkedValue(Generic[T]):
+    """What `make()` returns, made by a forked child started now while this process goes on
+    (unless `fork` is False); made here instead, when asked for, if no child could start or the
+    child failed. An exception of `make` is raised by `result()`, as it would be without a
+    child (whose failure is only that it sent nothing)."""
+
+    def __init__(self, make: Callable[[], T], *, fork: bool = True) -> None:
+        self._make = make
+        self._child = ForkedStream.start(partial(_made, make)) if fork else None
+        self.forked = self._child is not None  # whether it is being made meanwhile
+        self._made: tuple[T] | None = None
+
+    def result(self) -> T:
+        if self._made is None:
+            child, self._child = self._child, None
+            if child is not None:
+                for item in child.items():  # ends the child, however it ends
+                    self._made = (item,)
+            if self._made is None:
+                self._made = (self._make(),)
+        return self._made[0]
+
+    def cancel(self) -> None:
+        """The child ended if it is still at work (its value is not wanted any more)."""
+        if self._child is not None:
+            self._child.cancel()
+            self._child = None
+
+
+def _made(make: Callable[[], T]) -> Iterator[T]:
+    yield make()
 
 
 _FRAME = struct.Struct(">Q")  # the length of the pickle that follows

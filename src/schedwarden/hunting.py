@@ -7,7 +7,7 @@ inventory analyzers (for task definitions in 4698/4702) only when it needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,7 @@ from .analyzers.log_sigma_pack import (
     split_log_rules,
     with_builtin,
 )
-from .forked import ForkedStream
+from .forked import ForkedValue
 from .gc_pacing import few_collections
 from .logs.correlate import attribute, name_task_processes, tie, without_creation
 from .logs.reader import DEFAULT_BUDGET, read_logs
@@ -37,7 +37,7 @@ T = TypeVar("T")
 SIGMA_FORKED_EVENTS = 2000  # events from which Sigma rules run in a child (a fork costs ~10 ms)
 
 
-class LogRulesLoading:
+class LogRulesLoading(ForkedValue[LogRuleSet]):
     """`load_log_rules(paths)` done by a forked child, started now, while this process goes on
     (a hunt reads its logs meanwhile). Converting a rule folder through pySigma is long (about
     0.6 s for SigmaHQ's) and uses one processor: done beside the reading, it costs the hunt a
@@ -46,25 +46,11 @@ class LogRulesLoading:
     when no child could start or the child failed."""
 
     def __init__(self, paths: Sequence[Path], cached: bool = True) -> None:
-        self._paths = list(paths)
-        self._cached = cached
-        self._child = ForkedStream.start(partial(_loaded, self._paths, cached))
-        self._result: LogRuleSet | None = None
-
-    def result(self) -> LogRuleSet:
-        if self._result is None:
-            if self._child is not None:
-                for item in self._child.items():
-                    if isinstance(item, LogRuleSet):
-                        self._result = item
-                self._child = None
-            if self._result is None:
-                self._result = next(_loaded(self._paths, self._cached))
-        return self._result
+        super().__init__(partial(_loaded, list(paths), cached))
 
 
-def _loaded(paths: Sequence[Path], cached: bool) -> Iterator[LogRuleSet]:
-    yield load_log_rules(paths, RuleCache.default() if cached else None)
+def _loaded(paths: Sequence[Path], cached: bool) -> LogRuleSet:
+    return load_log_rules(paths, RuleCache.default() if cached else None)
 
 
 def hunt(
@@ -138,23 +124,11 @@ def _hunt(
         try:
             findings.extend(analyzer.analyze(index, context))
         except Exception as exc:  # an analytic bug must not end the hunt
-            issues.append(
-                Issue(
-                    "ANALYZER_ERROR",
-                    f"log analyzer {analyzer.name} stopped: {exc!r}",
-                    Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
-                )
-            )
+            issues.append(_stopped(f"log analyzer {analyzer.name}", exc, paths))
     try:
         findings.extend(_definition_findings(index))
     except Exception as exc:  # nor a bug of the inventory analyzers
-        issues.append(
-            Issue(
-                "ANALYZER_ERROR",
-                f"the inventory analyzers on task definitions stopped: {exc!r}",
-                Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
-            )
-        )
+        issues.append(_stopped("the inventory analyzers on task definitions", exc, paths))
     later = _FindingsLater(findings, issues, evaluating, min_level, paths)
     extra: dict[str, object] = {}
     if sigma is not None:
@@ -171,10 +145,16 @@ def _hunt(
         tool=TOOL,
         source=described,
         events=tuple(_shown(index)),
-        findings=_Later(later, "findings") if deferred else later.findings,
-        issues=_Later(later, "issues") if deferred else later.issues,
+        findings=_Later(lambda: later.findings) if deferred else later.findings,
+        issues=_Later(lambda: later.issues) if deferred else later.issues,
         extra=extra,
     )
+
+
+def _stopped(what: str, exc: Exception, paths: Sequence[str]) -> Issue:
+    """The Issue of an analysis that stopped on a bug: the hunt goes on without it."""
+    where = Evidence(SourceKind.FILE, "", paths[0] if paths else "")
+    return Issue("ANALYZER_ERROR", f"{what} stopped: {exc!r}", where)
 
 
 class _FindingsLater:
@@ -208,13 +188,7 @@ class _FindingsLater:
                 try:
                     findings.extend(evaluating.findings())
                 except Exception as exc:  # a rule engine bug must not end the hunt either
-                    issues.append(
-                        Issue(
-                            "ANALYZER_ERROR",
-                            f"Sigma rules over logs stopped: {exc!r}",
-                            Evidence(SourceKind.FILE, "", paths[0] if paths else ""),
-                        )
-                    )
+                    issues.append(_stopped("Sigma rules over logs", exc, paths))
             kept = tuple(f for f in findings if f.severity >= min_level)
             self._made = (kept, tuple(issues))
         return self._made
@@ -223,12 +197,8 @@ class _FindingsLater:
 class _Later(Sequence[T]):
     """The findings or the issues of a `_FindingsLater`, waited for when first read."""
 
-    def __init__(self, later: _FindingsLater, name: str) -> None:
-        self._later, self._name = later, name
-
-    def _items(self) -> tuple[T, ...]:
-        items: tuple[T, ...] = getattr(self._later, self._name)
-        return items
+    def __init__(self, items: Callable[[], tuple[T, ...]]) -> None:
+        self._items = items
 
     @overload
     def __getitem__(self, index: int) -> T: ...
@@ -262,30 +232,24 @@ class _RulesMeanwhile:
     `evaluate_log_rules` gives, the half of a child that failed evaluated here."""
 
     def __init__(self, rules: LogRuleSet, events: Sequence[JobEvent]) -> None:
-        self._events = events
         forked = len(events) >= SIGMA_FORKED_EVENTS
-        self._parts = split_log_rules(rules, 2) if forked else [rules]
-        self._children = [
-            ForkedStream.start(partial(_rule_findings, part, events)) if forked else None
-            for part in self._parts
+        self._parts = [
+            ForkedValue(partial(_rule_findings, part, events), fork=forked)
+            for part in (split_log_rules(rules, 2) if forked else [rules])
         ]
-        self.forked = any(self._children)  # whether anything is done meanwhile
+        self.forked = any(part.forked for part in self._parts)  # whether anything is done meanwhile
 
     def findings(self) -> Iterator[Finding]:
         try:
-            for part, child in zip(self._parts, self._children, strict=True):
-                found = next(child.items(), None) if child is not None else None
-                # evaluated here when no child could start, or it failed (a rule engine bug
-                # included: raised here, as it would be without a child)
-                yield from evaluate_log_rules(part, self._events) if found is None else found
+            for part in self._parts:
+                yield from part.result()
         finally:
-            for child in self._children:
-                if child is not None:
-                    child.cancel()
+            for part in self._parts:
+                part.cancel()
 
 
-def _rule_findings(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[list[Finding]]:
-    yield list(evaluate_log_rules(rules, events))
+def _rule_findings(rules: LogRuleSet, events: Sequence[JobEvent]) -> list[Finding]:
+    return list(evaluate_log_rules(rules, events))
 
 
 def _task_fires_at(raw: str, moment: datetime, host_tz: str | None) -> bool | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -42,10 +42,10 @@ def test_rules_loaded_meanwhile_are_the_rules(child: str, monkeypatch: pytest.Mo
     parent = os.getpid()
     if child == "dies":
 
-        def dies(paths: Sequence[Path], cached: bool) -> Iterator[LogRuleSet]:
+        def dies(paths: Sequence[Path], cached: bool) -> LogRuleSet:
             if os.getpid() != parent:
                 os._exit(3)
-            yield load_log_rules(paths)
+            return load_log_rules(paths)
 
         monkeypatch.setattr(hunting, "_loaded", dies)
     if child == "none":
@@ -71,18 +71,18 @@ def test_rule_findings_made_meanwhile_are_the_findings(
     made = hunting._rule_findings
     if child == "dies":
 
-        def dies(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[list[Finding]]:
+        def dies(rules: LogRuleSet, events: Sequence[JobEvent]) -> list[Finding]:
             if os.getpid() != parent:
                 os._exit(3)
-            yield from made(rules, events)
+            return made(rules, events)
 
         monkeypatch.setattr(hunting, "_rule_findings", dies)
     if child == "none":
         monkeypatch.setattr(os, "fork", lambda: (_ for _ in ()).throw(OSError("no fork")))
     forks = []
-    start = hunting.ForkedStream.start
+    start = forked.ForkedStream.start
     monkeypatch.setattr(
-        hunting.ForkedStream, "start", lambda *a, **k: forks.append(1) or start(*a, **k)
+        forked.ForkedStream, "start", lambda *a, **k: forks.append(1) or start(*a, **k)
     )
     assert hunting.hunt(logs, sigma=rules).findings == expected
     assert forks  # the child was asked for
