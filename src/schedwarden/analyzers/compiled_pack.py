@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib.resources.abc import Traversable
@@ -35,6 +36,19 @@ def rule_files(folder: Traversable) -> list[Traversable]:
         (e for e in folder.iterdir() if e.name.endswith(RULE_SUFFIXES) and e.is_file()),
         key=lambda e: e.name,
     )
+
+
+def rule_paths(folder: Path) -> list[str]:
+    """The rule files under a user's folder, walked recursively (links to folders are not
+    followed), in the order of their paths' parts (as `sorted(folder.rglob(...))` gives them)."""
+    found = [
+        os.path.join(parent, name)
+        for parent, _, names in os.walk(folder)
+        for name in names
+        if name.endswith(RULE_SUFFIXES)
+    ]
+    found.sort(key=lambda path: path.split(os.sep))
+    return [path for path in found if os.path.isfile(path)]
 
 
 def digest(sources: Iterable[tuple[str, bytes]]) -> str:

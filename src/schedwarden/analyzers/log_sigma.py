@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model import Finding, JobEvent, ScheduledJob, Severity
+from .compiled_pack import rule_paths
 from .log_sigma_linux import linux_relevant, linux_scope
 from .sigma_table import CI_PREFIX, JobTable
 
@@ -118,21 +119,10 @@ def load_log_rules(paths: Sequence[Path], cache: RememberedRules | None = None) 
 
 
 def _rule_files(paths: Sequence[Path]) -> list[str]:
-    """The files given, and the rule files in the folders given (in the order of their paths'
-    parts, as `sorted(folder.rglob(...))` gives them)."""
+    """The files given, and the rule files in the folders given."""
     files: list[str] = []
     for given in paths:
-        if not given.is_dir():
-            files.append(str(given))
-            continue
-        found = [
-            os.path.join(folder, name)
-            for folder, _, names in os.walk(given)
-            for name in names
-            if os.path.splitext(name)[1] in (".yml", ".yaml")
-        ]
-        found.sort(key=lambda path: path.split(os.sep))
-        files += filter(os.path.isfile, found)
+        files += rule_paths(given) if given.is_dir() else [str(given)]
     return files
 
 

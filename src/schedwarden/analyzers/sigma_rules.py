@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from ..model import Finding, Issue, ScheduledJob, Severity
 from . import compiled_pack
 from .base import Analyzer, for_dormant
-from .compiled_pack import COMPILED, RULE_SUFFIXES, rule_files
+from .compiled_pack import COMPILED, rule_files, rule_paths
 from .context import EMPTY_CONTEXT, AnalysisContext
 from .sigma_fields import (
     CATEGORY,
@@ -257,9 +257,7 @@ def user_rule_files(paths: Sequence[Path]) -> Iterator[tuple[str, str | RuleProb
         if top.is_file():
             candidates: Iterable[Path] = [top]
         elif top.is_dir():
-            candidates = sorted(
-                p for p in top.rglob("*") if p.name.endswith(RULE_SUFFIXES) and p.is_file()
-            )
+            candidates = [Path(path) for path in rule_paths(top)]
         else:
             yield str(top), RuleProblem(str(top), None, "error", "no such file or folder")
             continue
