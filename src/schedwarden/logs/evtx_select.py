@@ -124,12 +124,16 @@ class RecordChooser:
 
     def __init__(self, always: Collection[int], searched: Mapping[int, Iterable[str]]):
         self.always = frozenset(always)
-        self.searched = frozenset(searched)
         word_sets = {id: tuple(sorted({w for w in words if w})) for id, words in searched.items()}
         groups = sorted(set(word_sets.values()))  # ids with the same words share their search
         self.group_of = {id: groups.index(words) for id, words in word_sets.items()}
         self.words = _Words.of(groups)
         self.walked = _WalkedTemplates()
+
+    @property
+    def searched(self) -> frozenset[int]:
+        """The ids whose records are chosen on their words."""
+        return frozenset(self.group_of)
 
     def choose_in_file(self, data: bytes | bytearray) -> ChosenFile:
         """The file `data` as the parser should read it: its header, then its chunks in order
