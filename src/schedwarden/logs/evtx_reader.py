@@ -83,17 +83,19 @@ OPERATIONAL_ACTIONS = {
     153: "missed",
     332: "failed",
 }
-# A task tool in the process's image or command line, or the Task Scheduler as its parent: the
-# service's svchost (`-s Schedule`, Sysmon's ParentCommandLine) or its hosts (taskeng.exe before
-# Windows 8, taskhostw.exe after). Not Windows 7's taskhost.exe, the parent of what COM-handler
-# tasks start: it runs all the time, and its own process records would all be rendered.
+# The Task Scheduler as a process's parent: its service's svchost (`-s Schedule`, in Sysmon's
+# ParentCommandLine) or its hosts (taskeng.exe before Windows 8, taskhostw.exe after). Not
+# Windows 7's taskhost.exe, the parent of what COM-handler tasks start: it runs all the time, and
+# its own process records would all be rendered.
+_SCHEDULER_HOSTS = ("\\taskeng.exe", "\\taskhostw.exe")
+_SCHEDULE_SERVICE = re.compile(r"\s-s\s+schedule(?:\s|$)", re.IGNORECASE)
+# A task tool in the process's image or command line, or the Task Scheduler as its parent
 _PROCESS = (
     "schtasks",
     "\\\\at.exe",
     "scheduledtask",
     "crontab",
-    "\\\\taskeng.exe",
-    "\\\\taskhostw.exe",
+    *(host.replace("\\", "\\\\") for host in _SCHEDULER_HOSTS),  # as the JSON text has them
     "-s schedule",
 )
 _PROCESS_FIELDS = (
@@ -641,10 +643,6 @@ def _process(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEven
         logon_id=(_s(data, "LogonId") or _s(data, "SubjectLogonId")).lower(),
         **extra,
     )
-
-
-_SCHEDULER_HOSTS = ("\\taskeng.exe", "\\taskhostw.exe")
-_SCHEDULE_SERVICE = re.compile(r"\s-s\s+schedule(?:\s|$)", re.IGNORECASE)
 
 
 def launched_by_scheduler(parent_image: str, parent_command_line: str) -> bool:
