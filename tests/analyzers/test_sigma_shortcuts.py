@@ -10,12 +10,12 @@ import textwrap
 from importlib import resources
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
-from schedwarden.analyzers import log_sigma
+from schedwarden.analyzers import log_sigma, log_sigma_linux
 from schedwarden.analyzers.sigma_backend import JobQueryBackend, sigma_collection
 from schedwarden.analyzers.sigma_table import JobTable
 
@@ -160,14 +160,22 @@ def test_relevance_of_a_real_rule() -> None:
         tags: [attack.persistence, attack.T1053.005]
         """
     )
-    assert log_sigma._relevant(text)
-    assert log_sigma._relevant(text.replace("T1053.005", "t1059"))  # the title says it too
+    assert windows_relevant(text)
+    assert windows_relevant(text.replace("T1053.005", "t1059"))  # the title says it too
     other = text.replace("T1053.005", "t1059").replace("Scheduled Task", "Service")
-    assert not log_sigma._relevant(other)
+    assert not windows_relevant(other)
+    assert log_sigma.relevance(text.encode(), text) == (True, True)  # T1053: Linux's too
+    assert log_sigma.relevance(b"cron", "cron") == (False, True)
+
+
+def windows_relevant(text: str) -> bool:
+    return log_sigma.relevance(text.encode(), text)[0]
 
 
 _WORDS = ["t1053", "schtasks", "\\tasks\\", "taskcache", "atsvc", "4698", "4702", "44698",
-          "scheduled task", "scheduled_task", "scheduledtask", "scheduled\ntask", "sched"]  # fmt: skip
+          "scheduled task", "scheduled_task", "scheduledtask", "scheduled\ntask", "sched",
+          "cron", "/at ", "/at'", "/at\"", "/at\t", "/atd", "/atdx", "/var/spool/at",
+          "systemd-run", ".timer", ".timers"]  # fmt: skip
 
 
 @settings(max_examples=400, deadline=None)
@@ -176,11 +184,19 @@ _WORDS = ["t1053", "schtasks", "\\tasks\\", "taskcache", "atsvc", "4698", "4702"
         st.one_of(
             st.sampled_from(_WORDS).map(lambda w: w.upper() if len(w) % 2 else w.title()),
             st.sampled_from(_WORDS),
-            st.sampled_from(["\u017f", "\u212a", "\u0130", "é", " ", "_", "1", "a", "\n"]),
+            st.sampled_from(
+                ["\u017f", "\u212a", "\u0130", "é", " ", "_", "1", "a", "\n", "\x0b", "\r"]
+            ),
         ),
         max_size=12,
     ).map("".join)
 )
-def test_relevance_is_the_pattern(text: str) -> None:
-    expected = re.compile(log_sigma._RELEVANT.pattern, re.IGNORECASE).search(text) is not None
-    assert log_sigma._relevant(text) == expected
+@example("Scheduled\nTask /at\x0b")  # `.` stops at a newline; `\s` takes a vertical tab
+@example('/AT"x\u212a')
+def test_relevance_is_the_patterns(text: str) -> None:
+    """Hyperscan's test of ASCII files is `re`'s, with the patterns' `\\b`, `\\s`, `.`."""
+    expected = tuple(
+        re.compile(pattern.pattern, re.IGNORECASE).search(text) is not None
+        for pattern in (log_sigma._RELEVANT, log_sigma_linux.LINUX_RELEVANT)
+    )
+    assert log_sigma.relevance(text.encode(), text) == expected

@@ -99,3 +99,42 @@ def test_patterns_are_anchored_at_the_field() -> None:
 
 def test_every_keyword_id_is_wanted() -> None:
     assert set(KEYWORDS) <= evtx_reader.WANTED
+
+
+# Records' JSON as the parser writes it (objects, strings with any character, 64-bit integers,
+# floats), and the texts orjson refuses and `json` takes: the decoder gives what `json` gives.
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_records_decode_as_json_decodes_them(value: object) -> None:
+    import json
+
+    text = json.dumps({"Event": value}, ensure_ascii=False)
+    assert evtx_reader._decoded(text) == json.loads(text)
+
+
+def test_texts_orjson_refuses_decode_as_json_decodes_them() -> None:
+    import json
+    import math
+
+    import pytest
+
+    lone = '{"Event": {"EventData": {"Image": "a\\ud800b"}}}'
+    assert evtx_reader._decoded(lone) == json.loads(lone)
+    assert evtx_reader._decoded(lone)["Event"]["EventData"]["Image"] == "a\ud800b"
+    assert math.isnan(evtx_reader._decoded('{"Event": NaN}')["Event"])
+    deep = '{"Event": ' + "[" * 2000 + "]" * 2000 + "}"
+    with pytest.raises(RecursionError):  # as `json` fails; the reader makes it an Issue
+        evtx_reader._decoded(deep)
+    with pytest.raises(ValueError):
+        evtx_reader._decoded('{"Event": ')

@@ -18,12 +18,15 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import re2
+
 from ..model import Finding, JobEvent, ScheduledJob, Severity
 from .compiled_pack import rule_paths
-from .log_sigma_linux import linux_relevant, linux_scope
+from .log_sigma_linux import LINUX_RELEVANT, linux_scope
 from .sigma_table import CI_PREFIX, JobTable
 
 if TYPE_CHECKING:
@@ -44,11 +47,6 @@ _RELEVANT = re.compile(
     r"t1053|schtasks|\\tasks\\|taskcache|atsvc|\b(?:4698|4699|4700|4701|4702)\b|scheduled.?task",
     re.IGNORECASE,
 )
-# The same test on lowercased ASCII text: the plain words first, then the whole pattern only
-# when one of its other branches could match.
-_RELEVANT_WORDS = ("t1053", "schtasks", "\\tasks\\", "taskcache", "atsvc")
-_RELEVANT_HINTS = ("469", "470", "scheduled")
-_RELEVANT_LOWERCASE = re.compile(_RELEVANT.pattern)
 _FIELD = re.compile(r"`([^`]+)`")
 
 
@@ -145,8 +143,8 @@ class _Converter:
 
         try:
             text = data.decode("utf-8")
-            windows = _relevant(text)
-            if not windows and not linux_relevant(text):
+            windows, linux = relevance(data, text)
+            if not windows and not linux:
                 return FileRules((), ())  # not about scheduled tasks: not even parsed
             collection = sigma_collection(text)
         except Exception as exc:  # not UTF-8 or not YAML: that file only
@@ -157,7 +155,8 @@ class _Converter:
             if not isinstance(item, SigmaRule) or item.errors:
                 continue
             scope = _scope(item) if windows else None
-            scope = scope or linux_scope(item, text)  # Linux log sources: log_sigma_linux
+            if scope is None and linux:
+                scope = linux_scope(item)  # Linux log sources: log_sigma_linux
             if scope is None:
                 continue
             try:
@@ -226,15 +225,22 @@ def rule_of(item: Mapping[str, Any]) -> LogRule:
     )
 
 
-def _relevant(text: str) -> bool:
-    """Whether a rule file may be about scheduled tasks (checked before it is parsed)."""
-    if not text.isascii():
-        return _RELEVANT.search(text) is not None
-    low = text.lower()  # most rules: plain substring tests are much faster than the pattern
-    if any(word in low for word in _RELEVANT_WORDS):
-        return True
-    hinted = any(hint in low for hint in _RELEVANT_HINTS)
-    return hinted and _RELEVANT_LOWERCASE.search(low) is not None
+def relevance(data: bytes, text: str) -> tuple[bool, bool]:
+    """Whether a rule file (its bytes, and them decoded) may be about scheduled tasks on Windows,
+    and on Linux, checked before it is parsed: whether it holds `_RELEVANT`, `LINUX_RELEVANT`.
+    Most files of a rule folder are ASCII; RE2 tests their bytes five times as fast as `re`
+    tests the text (and the same way: no letter outside ASCII folds to one inside it there)."""
+    if not data.isascii():  # IGNORECASE folds some letters to ASCII ones (Kelvin sign: k)
+        return _RELEVANT.search(text) is not None, LINUX_RELEVANT.search(text) is not None
+    windows, linux = _relevance_patterns()
+    return windows.search(data) is not None, linux.search(data) is not None
+
+
+@cache
+def _relevance_patterns() -> tuple[re2._Regexp, re2._Regexp]:
+    return re2.compile(b"(?i)" + _RELEVANT.pattern.encode()), re2.compile(
+        b"(?i)" + LINUX_RELEVANT.pattern.encode()
+    )
 
 
 def _scope(rule: SigmaRule) -> str | None:

@@ -46,8 +46,9 @@ if TYPE_CHECKING:
     from .log_sigma import LogRule, LogRuleSet
 
 PREFIX = "linux/"
+# (`\v`: a vertical tab is a space to `re`, not to RE2, which tests ASCII files: log_sigma)
 LINUX_RELEVANT = re.compile(
-    r"t1053|cron|/at['\"\s]|/atd\b|/var/spool/at|systemd-run|\.timer\b", re.IGNORECASE
+    r"t1053|cron|/at['\"\s\v]|/atd\b|/var/spool/at|systemd-run|\.timer\b", re.IGNORECASE
 )
 SERVICES = frozenset({"cron", "syslog", "auditd"})
 CATEGORIES = frozenset({"process_creation", "file_event"})
@@ -60,21 +61,11 @@ _WRITTEN = frozenset({"CREATE", "NORMAL"})
 MAX_TEXT = 4096
 
 
-def linux_relevant(text: str) -> bool:
-    """Whether a rule file may be about Linux scheduled jobs (checked before it is parsed; most
-    files of a rule folder are not, so plain substring tests come first)."""
-    if not text.isascii():
-        return LINUX_RELEVANT.search(text) is not None
-    low = text.lower()
-    if "cron" in low or "t1053" in low or "systemd-run" in low:
-        return True
-    return ("/at" in low or ".timer" in low) and LINUX_RELEVANT.search(low) is not None
-
-
-def linux_scope(rule: SigmaRule, text: str) -> str | None:
-    """The Linux log source of a rule about scheduled jobs, or None."""
+def linux_scope(rule: SigmaRule) -> str | None:
+    """The Linux log source of a rule from a file about scheduled jobs (`LINUX_RELEVANT`), or
+    None."""
     source = rule.logsource
-    if (source.product or "").casefold() != "linux" or not linux_relevant(text):
+    if (source.product or "").casefold() != "linux":
         return None
     category = (source.category or "").casefold()
     service = (source.service or "").casefold()

@@ -27,6 +27,7 @@ from sys import intern
 from typing import Any, BinaryIO
 
 import evtx
+import orjson
 
 from ..collectors.windows.definition import split_arguments
 from ..model import Evidence, ExecAction, Issue, JobEvent, ScheduledJob
@@ -301,7 +302,7 @@ class _Reading:
             if keywords is not None and not _mentions(text, *keywords):
                 continue
             try:
-                event = json.loads(text)["Event"]
+                event = _decoded(text)["Event"]
                 check_depth(text, event)  # L03: deeper records break json and our output
             except (ValueError, KeyError, TypeError, RecursionError) as error:
                 yield issue(
@@ -312,6 +313,17 @@ class _Reading:
                 )
                 continue
             yield from _events(path, record_id, event_id, event)
+
+
+def _decoded(text: str) -> Any:
+    """A record's JSON text decoded by orjson (twice as fast as `json`), or by `json` where
+    orjson refuses it (a lone surrogate escaped, NaN, nesting past its limit), for the same
+    values or error. The one difference, integers past 64 bits (orjson makes them floats), does
+    not arise: the parser writes integers of BinXML's types, 64 bits at most."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _in_file(message: str, numbers: Sequence[int]) -> str:
