@@ -59,6 +59,12 @@ def test_fixture_image_is_europe_berlin() -> None:
         ("no_select", "Asia/Calcutta"),  # no Select key: ControlSet001 (CLDR's name for Kolkata)
         ("half_hour_dst_off", None),  # UTC+5:30 fixed: no Etc zone for it
         ("no_tzi", None),  # no TimeZoneInformation key
+        # Windows XP / Server 2003: no TimeZoneKeyName; the English StandardName is the key's
+        ("xp_pacific", "America/Los_Angeles"),
+        ("xp_dst_off", "Etc/GMT-1"),  # DisableAutoDaylightTimeSet: XP's "daylight saving off"
+        ("xp_localized", None),  # "Pazifik Normalzeit" is no key name
+        ("xp_wrong_bias", None),  # Tokyo's name with Los Angeles' bias: not trusted
+        ("legacy_flag", "Europe/Berlin"),  # XP's flag means nothing from Vista on
     ],
 )
 def test_system_hive_variants(tmp_path: Path, variant: str, expected: str | None) -> None:

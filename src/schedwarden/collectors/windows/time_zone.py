@@ -28,6 +28,16 @@ value is missing; the `CurrentControlSet` link exists only in a running registry
   bias; StandardBias is 0 in every zone Windows ships; `Etc/GMT-1` is UTC+01:00, POSIX's
   inverted sign), when that is a whole number of hours (Etc has no other), else None.
 
+Windows XP and Server 2003 have neither of those two values:
+
+- `StandardName` (REG_SZ) is the zone's standard-time name as the Time Zones key's `Std` shows
+  it: English names are the keys' names ("Pacific Standard Time"), so it maps the same way, but
+  only when the zone it maps to has `Bias` as its standard offset (in 2005 or in 2025: zones
+  have moved), a guard against a name that is another zone's key in English. A localized name
+  ("Pazifik Normalzeit"), or a MUI reference ("@tzres.dll,-112", from Vista on), gives None.
+- `DisableAutoDaylightTimeSet` (REG_DWORD, present when "Automatically adjust clock for daylight
+  saving changes" is off) means what DynamicDaylightTimeDisabled means later.
+
 A hive that is missing, unreadable, larger than the cap or corrupt, a missing key or value, or a
 value of the wrong type gives None, as for any host whose zone is unknown; nothing is raised.
 Hive transaction logs (SYSTEM.LOG1/LOG2) are not replayed: a dirty hive gives its last flushed
@@ -41,10 +51,12 @@ tzdata `etcetera` (the Etc/GMT sign convention).
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from tzlocal.windows_tz import win_tz
 
+from ...model.zones import zone
 from ...sources import RootedSource, SourceError
 from .hive import HiveError, RegData, RegKey, open_hive, subkey
 from .winpath import resolve_folded
@@ -96,13 +108,36 @@ def zone_of_system_hive(data: bytes) -> str | None:
         return None
     if values is None:
         return None
-    if _dword(values.get("DynamicDaylightTimeDisabled")):  # a BOOLEAN: any non-zero is TRUE
-        bias = _dword(values.get("Bias"))
+    legacy = "TimeZoneKeyName" not in values  # Windows XP, Server 2003
+    bias = _dword(values.get("Bias"))
+    # a BOOLEAN: any non-zero is TRUE
+    if _dword(
+        values.get("DisableAutoDaylightTimeSet" if legacy else "DynamicDaylightTimeDisabled")
+    ):
         if bias is None:
             return None
         return fixed_offset_zone(bias + (_dword(values.get("StandardBias")) or 0))
-    name = key_name(values.get("TimeZoneKeyName"))
-    return iana_of_windows(name) if name else None
+    if not legacy:
+        name = key_name(values.get("TimeZoneKeyName"))
+        return iana_of_windows(name) if name else None
+    standard = key_name(values.get("StandardName"))
+    found = iana_of_windows(standard) if standard else None
+    if found is None or bias is None or -bias not in _standard_offsets(found):
+        return None
+    return found
+
+
+def _standard_offsets(name: str) -> set[int]:
+    """The offsets from UTC, in minutes, of a zone's standard time in 2005 and in 2025 (the
+    smaller of January's and July's: daylight saving time adds to it)."""
+    found = zone(name)
+    if found is None:
+        return set()
+    offsets: set[int] = set()
+    for year in (2005, 2025):
+        seen = [datetime(year, month, 1, 12, tzinfo=found).utcoffset() for month in (1, 7)]
+        offsets.add(min(int(o.total_seconds()) // 60 for o in seen if o is not None))
+    return offsets
 
 
 def _time_zone_key(root: RegKey) -> RegKey | None:
@@ -117,7 +152,8 @@ def _time_zone_key(root: RegKey) -> RegKey | None:
 
 
 def key_name(value: RegData) -> str | None:
-    """TimeZoneKeyName up to its first NUL (Windows keeps the rest of its buffer after it)."""
+    """TimeZoneKeyName (or StandardName) up to its first NUL (Windows keeps the rest of its
+    buffer after it)."""
     if isinstance(value, bytes):  # regipy keeps bytes it could not decode
         value = value[: len(value) // 2 * 2].decode("utf-16-le", "replace")
     if not isinstance(value, str):
