@@ -7,7 +7,13 @@
     (`PyEvtxParser(f).records_json()`, every record, in-process). Wall clock and CPU time (user +
     system, steadier than wall clock on a shared machine), each the best of --repeat, after one
     unmeasured run of each that also leaves the package's bytecode cached, as an installed
-    package has it. Zircolite could not be installed here (see bench/README.md).
+    package has it. With --zircolite ZIRCOLITE.PY (and --zircolite-python, the interpreter of its
+    throwaway venv), Zircolite too, on the same folder with the same rules: the Windows rules the
+    hunt takes from --sigma plus our pack's, converted to a Zircolite ruleset by pySigma's SQLite
+    backend (its "zircolite" format); run as `zircolite.py --evtx DIR --ruleset RULES.json
+    --noexternal` (the `evtx` package, no evtx_dump binary; tested with Zircolite 2.30.1), best of
+    --zircolite-repeat. Zircolite is not installable from the package index; bench/README.md
+    says how the copy measured was made.
 (b) syslog: a generated file of --syslog-mb megabytes per --cron-share (the share of lines that are
     cron CMD lines, the rest sshd/kernel/systemd; by default 0.25, the heavy mixture, and 0.01, a
     realistic one: loghub's Linux sample has 0.1% cron lines, its Thunderbird sample 3.2%);
@@ -122,13 +128,65 @@ def bench_evtx(options: argparse.Namespace, work: Path) -> None:
         sigma = ("--sigma", str(options.sigma))
         runs.append(("hunt --sigma, converted before:", sigma))
         runs.append(("hunt --sigma --no-cache:", (*sigma, "--no-cache")))
+    measured: dict[str, float] = {}
     for label, extra in runs:
         hunt_evtx(folder, *extra)  # unmeasured: bytecode, file cache
         hunt, cpu = best_wall_cpu(options.repeat, partial(hunt_evtx, folder, *extra), children=True)
+        measured[label] = hunt
         print(
             f"    {label:30s}{hunt:7.2f} s  ({hunt / raw:.1f}x raw; CPU {cpu:.2f} s, "
             f"{cpu / raw_cpu:.1f}x raw CPU)"
         )
+    if options.zircolite is not None and options.sigma.exists():
+        bench_zircolite(options, folder, work, measured)
+
+
+def zircolite_ruleset(sigma: Path, target: Path) -> int:
+    """The rules a `hunt --sigma` runs on EVTX (the Windows ones it keeps from `sigma`, and our
+    pack's Windows rules) as a Zircolite ruleset: how many rules it holds."""
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+
+    from schedwarden.analyzers.log_sigma import load_log_rules
+    from schedwarden.analyzers.log_sigma_pack import FOLDER
+
+    kept = {rule.path for rule in load_log_rules([sigma]).rules if "/" not in rule.scope}
+    pack = Path(__file__).resolve().parents[1] / "src" / "schedwarden" / Path(*FOLDER)
+    kept |= {str(path) for path in pack.glob("win_*.yml")}
+    backend, ruleset = sqliteBackend(), []
+    for path in sorted(kept):
+        for rule in SigmaCollection.from_yaml(Path(path).read_text(encoding="utf-8")).rules:
+            for query in backend.convert_rule(rule, "zircolite"):
+                ruleset.append(json.loads(query) if isinstance(query, str) else query)
+    target.write_text(json.dumps(ruleset), encoding="utf-8")
+    return len(ruleset)
+
+
+def bench_zircolite(
+    options: argparse.Namespace, folder: Path, work: Path, measured: dict[str, float]
+) -> None:
+    script = options.zircolite.resolve()
+    rules = work / "zircolite-rules.json"
+    count = zircolite_ruleset(options.sigma, rules)
+    out = work / "zircolite-out.json"
+
+    def run() -> None:
+        done = subprocess.run(
+            [options.zircolite_python, script.name, "--evtx", str(folder), "--ruleset",
+             str(rules), "--noexternal", "--outfile", str(out), "--logfile", str(work / "z.log")],
+            cwd=script.parent, check=False, capture_output=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"zircolite failed: {done.stderr.decode(errors='replace')[-2000:]}")
+
+    took = best(options.zircolite_repeat, run)
+    detected = json.loads(out.read_text(encoding="utf-8"))
+    matches = sum(int(item.get("count") or len(item.get("matches", ()))) for item in detected)
+    print(f"    Zircolite ({count} rules):      {took:7.2f} s  ({matches} matches of "
+          f"{len(detected)} rules)")  # fmt: skip
+    for label, hunt in measured.items():
+        if "sigma" in label:
+            print(f"      {label:28s}{took / hunt:5.1f}x faster than Zircolite")
 
 
 def generate_syslog(path: Path, megabytes: int, cron_share: float = 0.25) -> None:
@@ -221,6 +279,9 @@ def main() -> None:
     parser.add_argument("--syslog-only", action="store_true", help="run (b) only")
     parser.add_argument("--sigma", type=Path, default=CORPUS / "sigma" / "rules")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--zircolite", type=Path, help="zircolite.py of a Zircolite copy, for (a)")
+    parser.add_argument("--zircolite-python", default=sys.executable, help="its venv's python")
+    parser.add_argument("--zircolite-repeat", type=int, default=1)
     options = parser.parse_args()
     print(f"interpreter speed: 10M loop steps in {interpreter_speed():.2f} s (0.45 s when quiet)")
     if options.syslog_only:
