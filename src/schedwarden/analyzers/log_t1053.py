@@ -103,6 +103,12 @@ def _task_events(events: Iterable[JobEvent]) -> Iterator[JobEvent]:
 
 def short_lived(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
     created: dict[tuple[str, str], JobEvent] = {}
+    ran: dict[tuple[str, str], list[JobEvent]] = {}  # the processes of named tasks
+    for process in EventIndex.of(events).acting("task_process"):
+        if process.action == "task_process" and process.job_name:
+            ran.setdefault((process.host.casefold(), task_key(process.job_name)), []).append(
+                process
+            )
     for event in _task_events(EventIndex.of(events).acting(*CREATED, *GONE)):
         key = (event.host.casefold(), task_key(event.job_name))
         if event.action in CREATED:
@@ -127,11 +133,21 @@ def short_lived(events: Sequence[JobEvent], context: LogContext) -> Iterator[Fin
                     Severity.HIGH,
                     first,
                     f"task {event.job_name} was created and deleted {seconds} s later "
-                    f"(runs {first.command}; by {first.actor}): a task used once to run a "
-                    "command, as atexec, smbexec-style tools and malware do",
+                    f"(runs {first.command}; by {first.actor}{_runs(ran.get(key), first, event)}):"
+                    " a task used once to run a command, as atexec, smbexec-style tools and "
+                    "malware do",
                     "Find what the command did (output files, child processes at that time) "
                     "and who held the logon session.",
                 )
+
+
+def _runs(processes: Sequence[JobEvent] | None, created: JobEvent, deleted: JobEvent) -> str:
+    """What the task's processes between its creation and deletion say: that it ran, as whom."""
+    runs = [p for p in processes or () if created.time <= p.time <= deleted.time]
+    if not runs:
+        return ""
+    times = "once" if len(runs) == 1 else f"{len(runs)} times"
+    return f"; it ran {times}, as {runs[0].actor}: {runs[0].command} ({_where(runs[0])})"
 
 
 def action_changed(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:

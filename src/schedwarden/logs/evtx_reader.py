@@ -5,8 +5,10 @@
 Records no analytic needs are left out before the parser renders them (`evtx_select`, from
 their binary form); the rendered ones are filtered again on their event id (and, for the noisy
 process and registry ids, on a keyword) in their JSON text before it is decoded, so records no
-analytic needs are never turned into Python objects. A file is read whole up to IN_MEMORY bytes,
-else WINDOW_CHUNKS chunks at a time, each part chosen and parsed as a file of its own. A chunk
+analytic needs are never turned into Python objects. A file whose Security records register tasks
+is read a second time for the processes that ran them (`task_runs`). A file is read whole up to
+IN_MEMORY bytes, else WINDOW_CHUNKS chunks at a time, each part chosen and parsed as a file of
+its own. A chunk
 the parser rejects and a file shorter than its header says are Issues with the file and offset;
 a per-file time budget stops a parse that runs too long.
 """
@@ -43,6 +45,7 @@ from .evtx_select import RecordChooser
 from .files import evidence, issue
 from .line_search import holds_any
 from .task_content import task_from_content
+from .task_runs import PROCESS_IDS, ActionRuns
 
 SECURITY = "Security"
 TASK_OPERATIONAL = "Microsoft-Windows-TaskScheduler/Operational"
@@ -177,6 +180,11 @@ def read_evtx(
         yield from reading.part(first, part)
         if reading.stopped:
             return
+    if reading.actions.actions:  # the processes that ran the tasks registered here
+        for first, part in [(0, data)] if data is not None else _windows(source):
+            yield from reading.runs(first, part)
+            if reading.stopped:
+                return
 
 
 WINDOW_CHUNKS = 1024  # a file bigger than IN_MEMORY is read this many chunks (64 MiB) at a time
@@ -221,7 +229,8 @@ def _read_into(source: BinaryIO, view: memoryview) -> int:
 class _Reading:
     """The reading of one file, part after part (the whole file, or `_windows` of a big one):
     records no analytic needs are skipped unrendered (`evtx_select`), Issues are located in
-    the file, and the time budget counts from the first part."""
+    the file, and the time budget counts from the first part. A second pass (`runs`) reads the
+    process records that may be runs of the tasks the file registers (`task_runs`)."""
 
     def __init__(
         self, path: str, source: BinaryIO, chunks: Mapping[int, int], budget: float
@@ -230,11 +239,56 @@ class _Reading:
         self.started = time.monotonic()
         self.following = min(chunks, default=None)  # the id of the record after the last read
         self.stopped = False  # the rest of the file is not to be read
+        self.actions = ActionRuns()
 
     def part(self, first: int, data: bytes | bytearray) -> Iterator[JobEvent | Issue]:
         """The events of a part: the file's header and its chunks from number `first` on."""
+        for found in self._records(first, data, CHOOSER, quiet=False):
+            if isinstance(found, Issue):
+                yield found
+                continue
+            record_id, event_id, text = found
+            if event_id not in WANTED:
+                continue
+            keywords = KEYWORDS.get(event_id)
+            if keywords is not None and not _mentions(text, *keywords):
+                continue
+            event = self._decoded(record_id, text)
+            if isinstance(event, Issue):
+                yield event
+                continue
+            for made in _events(self.path, record_id, event_id, event):
+                if isinstance(made, JobEvent):
+                    self.actions.note(made)
+                yield made
+
+    def runs(self, first: int, data: bytes | bytearray) -> Iterator[JobEvent | Issue]:
+        """The task processes of a part found by the actions of the tasks the file registers
+        (after `part` read the whole file). Its Issues were given by `part`, but running out of
+        time."""
+        chooser = self.actions.chooser(CHOOSER.walked)
+        if chooser is None:
+            return
+        for found in self._records(first, data, chooser, quiet=True):
+            if isinstance(found, Issue):
+                yield found
+                continue
+            record_id, event_id, text = found
+            if event_id not in PROCESS_IDS:
+                continue
+            event = self._decoded(record_id, text)
+            if not isinstance(event, Issue):
+                yield from _events(
+                    self.path, record_id, event_id, event, partial(_action_run, self.actions)
+                )
+
+    def _records(
+        self, first: int, data: bytes | bytearray, chooser: RecordChooser, *, quiet: bool
+    ) -> Iterator[tuple[int, int, str] | Issue]:
+        """(record id, event id, JSON text) of the records of a part the chooser keeps, and the
+        Issues of what cannot be read (with `quiet`, only running out of time)."""
         path, source, chunks = self.path, self.source, self.chunks
-        chosen = CHOOSER.choose_in_file(data)
+        chosen = chooser.choose_in_file(data)
         read = chosen.numbers
         if read is None:  # every chunk of the part, as it is
             read = list(range(-(-max(0, len(data) - HEADER_SIZE) // CHUNK_SIZE)))
@@ -242,15 +296,19 @@ class _Reading:
         parsed, cycles = cut_link_cycles(  # L03: the parser would loop on them
             path, io.BytesIO(chosen.data), partial(_file_offset, numbers)
         )
-        yield from cycles
+        if not quiet:
+            yield from cycles
         try:
             parser = evtx.PyEvtxParser(parsed)
         except (OSError, RuntimeError, ValueError) as error:
-            yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
+            if not quiet:
+                yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
             self.stopped = True
             return
         except BaseException as error:
-            yield _panic(path, error, following=None, source=source, chunks=chunks)
+            failed = _panic(path, error, following=None, source=source, chunks=chunks)
+            if not quiet:
+                yield failed
             self.stopped = True
             return
         records = parser.records_json()
@@ -268,51 +326,51 @@ class _Reading:
             except StopIteration:
                 return
             except (RuntimeError, OSError, ValueError) as error:
-                yield issue(
-                    "LOG_CORRUPT",
-                    f"EVTX record or chunk skipped: {_in_file(str(error), numbers)}",
-                    path,
-                    offset=_chunk_offset(str(error), chunks, numbers)
-                    or failed_record_offset(source, str(error), chunks)
-                    # an error that names no record (a record size of 0): the one after the last
-                    or (
-                        None
-                        if self.following is None
-                        else record_offset(source, chunks, self.following)
-                    ),
-                )
+                if not quiet:
+                    yield issue(
+                        "LOG_CORRUPT",
+                        f"EVTX record or chunk skipped: {_in_file(str(error), numbers)}",
+                        path,
+                        offset=_chunk_offset(str(error), chunks, numbers)
+                        or failed_record_offset(source, str(error), chunks)
+                        # an error that names no record (a record size of 0): the one after
+                        # the last read
+                        or (
+                            None
+                            if self.following is None
+                            else record_offset(source, chunks, self.following)
+                        ),
+                    )
                 continue
             except BaseException as error:
-                yield _panic(path, error, self.following, source, chunks)
+                failed = _panic(path, error, self.following, source, chunks)
+                if not quiet:
+                    yield failed
                 self.stopped = True
                 return
             if not isinstance(record, dict):
                 continue
             record_id = int(record["event_record_id"])
-            # after the records it covers now
-            self.following = chosen.spans.get(record_id, record_id) + 1
+            if not quiet:  # after the records it covers now
+                self.following = chosen.spans.get(record_id, record_id) + 1
             text = str(record["data"])
             match = _EVENT_ID.search(text)
-            if match is None:
-                continue
-            event_id = int(match.group(1))
-            if event_id not in WANTED:
-                continue
-            keywords = KEYWORDS.get(event_id)
-            if keywords is not None and not _mentions(text, *keywords):
-                continue
-            try:
-                event = _decoded(text)["Event"]
-                check_depth(text, event)  # L03: deeper records break json and our output
-            except (ValueError, KeyError, TypeError, RecursionError) as error:
-                yield issue(
-                    "LOG_CORRUPT",
-                    f"record {record_id} not decodable: {error}",
-                    path,
-                    offset=record_offset(source, chunks, record_id),
-                )
-                continue
-            yield from _events(path, record_id, event_id, event)
+            if match is not None:
+                yield record_id, int(match.group(1)), text
+
+    def _decoded(self, record_id: int, text: str) -> Any:
+        """A record's `Event` object, or the Issue of a record that cannot be decoded."""
+        try:
+            event = _decoded(text)["Event"]
+            check_depth(text, event)  # L03: deeper records break json and our output
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            return issue(
+                "LOG_CORRUPT",
+                f"record {record_id} not decodable: {error}",
+                self.path,
+                offset=record_offset(self.source, self.chunks, record_id),
+            )
+        return event
 
 
 def _decoded(text: str) -> Any:
@@ -473,8 +531,13 @@ def _chunk_offset(message: str, chunks: Mapping[int, int], numbers: Sequence[int
 
 
 def _events(
-    path: str, record_id: int, event_id: int, event: Mapping[str, Any]
+    path: str,
+    record_id: int,
+    event_id: int,
+    event: Mapping[str, Any],
+    handler: Handler | None = None,
 ) -> Iterator[JobEvent | Issue]:
+    """The events of a record: by its channel and id's handler, or by `handler`."""
     system = event.get("System") or {}
     channel = intern(str(system.get("Channel") or ""))
     data = event.get("EventData") or {}
@@ -513,7 +576,7 @@ def _events(
             {**base, **{k: v for k, v in extra.items() if v not in (None, "")}},
         )
 
-    handler = _HANDLERS.get((channel, event_id))
+    handler = handler or _HANDLERS.get((channel, event_id))
     if handler is None and channel == SYSMON:
         handler = _HANDLERS.get(("sysmon", event_id))
     if handler is None:
@@ -522,6 +585,7 @@ def _events(
 
 
 Make = Callable[..., JobEvent]
+Handler = Callable[[Mapping[str, Any], Make, str], Iterator[JobEvent | Issue]]
 
 
 @lru_cache(maxsize=64)
@@ -631,27 +695,54 @@ def _process(data: Mapping[str, Any], make: Make, path: str) -> Iterator[JobEven
     gives the task and this process id)."""
     image = _s(data, "Image") or _s(data, "NewProcessName")
     line = _s(data, "CommandLine")
-    parent = _s(data, "ParentImage") or _s(data, "ParentProcessName")
-    parent_line = _s(data, "ParentCommandLine")
     intent = parse_command(image, line)
-    if intent is None:
-        if not launched_by_scheduler(parent, parent_line):
-            return
-        details: dict[str, object] = {
-            "parent_command_line": parent_line,
-            "process_id": _process_id(data),
-        }
-        intent = ("task_process", "", line or image, details)
-    action, name, command, extra = intent
-    actor = _s(data, "User") or _actor(data)
-    yield make(
+    if intent is not None:
+        action, name, command, extra = intent
+        yield _process_event(data, make, action, name, command, extra)
+    elif launched_by_scheduler(
+        _s(data, "ParentImage") or _s(data, "ParentProcessName"), _s(data, "ParentCommandLine")
+    ):
+        yield _task_process(data, make, "")
+
+
+def _action_run(
+    runs: ActionRuns, data: Mapping[str, Any], make: Make, path: str
+) -> Iterator[JobEvent]:
+    """A process record that is a run of a task registered earlier in the file (`task_runs`):
+    a task process named after that task."""
+    found = make("task_process", "")
+    action = runs.run_of(found.extra["record_id"], found.host, found.time, data)
+    if action is not None:
+        yield _task_process(data, make, action.task, action_of=action.record_id)
+
+
+def _task_process(data: Mapping[str, Any], make: Make, name: str, **extra: object) -> JobEvent:
+    line = _s(data, "CommandLine")
+    details: dict[str, object] = {
+        "parent_command_line": _s(data, "ParentCommandLine"),
+        "process_id": _process_id(data),
+        **extra,
+    }
+    command = line or _s(data, "Image") or _s(data, "NewProcessName")
+    return _process_event(data, make, "task_process", name, command, details)
+
+
+def _process_event(
+    data: Mapping[str, Any],
+    make: Make,
+    action: str,
+    name: str,
+    command: str | None,
+    extra: Mapping[str, object],
+) -> JobEvent:
+    return make(
         action,
         name,
-        actor,
+        _s(data, "User") or _actor(data),
         command,
-        command_line=line,
-        image=image,
-        parent_image=parent,
+        command_line=_s(data, "CommandLine"),
+        image=_s(data, "Image") or _s(data, "NewProcessName"),
+        parent_image=_s(data, "ParentImage") or _s(data, "ParentProcessName"),
         logon_id=(_s(data, "LogonId") or _s(data, "SubjectLogonId")).lower(),
         **extra,
     )
@@ -669,8 +760,9 @@ def launched_by_scheduler(parent_image: str, parent_command_line: str) -> bool:
 
 
 def _process_id(data: Mapping[str, Any]) -> str:
-    """The process id as a decimal number (Sysmon writes it so, Security 4688 in hexadecimal)."""
-    value = _s(data, "ProcessId") or _s(data, "NewProcessId")
+    """The process id as a decimal number (Sysmon writes it so, Security 4688 in hexadecimal).
+    4688 calls it NewProcessId: its ProcessId is the creator's."""
+    value = _s(data, "NewProcessId") or _s(data, "ProcessId")
     try:
         return str(int(value, 16)) if value.lower().startswith("0x") else str(int(value))
     except ValueError:
@@ -785,9 +877,7 @@ def parse_command(image: str, line: str) -> tuple[str, str, str | None, dict[str
     return None
 
 
-_HANDLERS: dict[
-    tuple[str, int], Callable[[Mapping[str, Any], Make, str], Iterator[JobEvent | Issue]]
-] = {
+_HANDLERS: dict[tuple[str, int], Handler] = {
     **{(SECURITY, i): _security_task for i in SECURITY_TASK_ACTIONS},
     (SECURITY, 4624): _logon,
     (SECURITY, 5145): _share,

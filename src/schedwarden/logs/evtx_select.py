@@ -122,13 +122,18 @@ class RecordChooser:
     one of the words (lowercase ASCII) given for their id, and every record whose id cannot be
     read."""
 
-    def __init__(self, always: Collection[int], searched: Mapping[int, Iterable[str]]):
+    def __init__(
+        self,
+        always: Collection[int],
+        searched: Mapping[int, Iterable[str]],
+        walked: WalkedTemplates | None = None,
+    ):
         self.always = frozenset(always)
         word_sets = {id: tuple(sorted({w for w in words if w})) for id, words in searched.items()}
         groups = sorted(set(word_sets.values()))  # ids with the same words share their search
         self.group_of = {id: groups.index(words) for id, words in word_sets.items()}
         self.words = _Words.of(groups)
-        self.walked = _WalkedTemplates()
+        self.walked = WalkedTemplates() if walked is None else walked  # may be shared
 
     @property
     def searched(self) -> frozenset[int]:
@@ -224,7 +229,7 @@ class _Marked:
     """A chunk's templates (definition offset -> where the event id is) and where the keywords
     of its records end, looked up by the records of one `choose`."""
 
-    def __init__(self, chunk: memoryview, free: int, words: _Words, walked: _WalkedTemplates):
+    def __init__(self, chunk: memoryview, free: int, words: _Words, walked: WalkedTemplates):
         self.chunk, self.free, self.words, self.walked = chunk, free, words, walked
         self.templates: dict[int, _Template] = {}
         self.words_in_templates: dict[tuple[int, int], bool] = {}
@@ -271,7 +276,7 @@ class _Marked:
 _MAX_WALKED = 1024  # templates remembered across chunks (then forgotten all at once)
 
 
-class _WalkedTemplates:
+class WalkedTemplates:
     """Templates already walked, in any chunk of any file. A log defines the same few templates
     again in each of its chunks (the replicated benchmark corpus: 6,305 definitions, 29
     different), and a walk costs as much as choosing the records of a chunk's worth of them.

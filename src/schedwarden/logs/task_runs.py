@@ -1,0 +1,161 @@
+"""The runs of tasks registered in a Security log, found in the same log: a process created
+(Security 4688, Sysmon 1 when a Sysmon log is read the same way) whose command line is the
+action of a task registered (4698) or changed (4702) before it, on the same host, and whose
+parent is the Task Scheduler or not named.
+
+Why: with only the Security log collected (the TaskScheduler/Operational log is off by default
+on many Windows versions), a task's run leaves no TaskScheduler 100/129/200. Windows 10 and later
+start an Exec action from the Schedule service's own svchost, and 4688 gives no parent command
+line, so `evtx_reader.launched_by_scheduler` cannot tell it from any service's child. The
+command line can: impacket's atexec registers `cmd.exe /C whoami > %windir%\\Temp\\X.tmp 2>&1`,
+and 7 ms later 4688 shows `cmd.exe /C whoami > C:\\Windows\\Temp\\X.tmp 2>&1` under svchost.exe.
+This is the "ran" of the create, run, delete sequence (T1053.005, T1053.002 through atsvc).
+
+How it matches: the action's command and arguments, lowercased, with each `%VARIABLE%` standing
+for any text (the Task Scheduler expands them), optional quotes around the command, a batch
+file's `cmd.exe /c` before it, runs of spaces equal to one. The process records are chosen for
+rendering by the action's longest word (`evtx_select`, as every other keyword): a record whose
+command line does not hold it cannot match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from ..model import ExecAction, JobEvent, ScheduledJob
+from .evtx_select import RecordChooser, WalkedTemplates
+
+PROCESS_IDS = (1, 4688)
+EARLIER = timedelta(seconds=2)  # a process recorded this much before its task's registration
+MIN_WORD = 4  # an action whose words are all shorter is not looked for
+MAX_WORD = 48  # the part of a longer word that is looked for
+MAX_K = 4  # nor a word with more `k`s (the chooser tries each with the Kelvin sign too)
+PARENTS = ("\\svchost.exe", "\\taskeng.exe", "\\taskhostw.exe")
+_VARIABLE = re.compile(r"%[^%\s]+%")
+_SPACES = re.compile(r"\s+")
+_BATCH = (".bat", ".cmd")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAction:
+    """An Exec action of a task registered (or changed) at `registered` by record `record_id`."""
+
+    host: str
+    task: str
+    registered: datetime
+    record_id: object
+    line: re.Pattern[str]  # the process's command line as the action makes it, lowercased
+    word: str  # a word of that line, lowercase ASCII, without which it cannot match
+
+
+def actions_of(event: JobEvent) -> list[TaskAction]:
+    """The Exec actions of the task a 4698/4702 event carries, those that can be looked for."""
+    definition = event.extra.get("definition")
+    if not isinstance(definition, ScheduledJob) or event.action not in ("registered", "updated"):
+        return []
+    found: list[TaskAction] = []
+    for action in definition.actions:
+        if isinstance(action, ExecAction) and action.executable:
+            made = _line(action.executable, _arguments(action))
+            if made is not None:
+                line, word = made
+                found.append(
+                    TaskAction(
+                        event.host.casefold(),
+                        event.job_name or "",
+                        event.time,
+                        event.extra.get("record_id"),
+                        line,
+                        word,
+                    )
+                )
+    return found
+
+
+def _arguments(action: ExecAction) -> str:
+    """The action's arguments as written (its command line is the command, then them)."""
+    line, command = action.command_line, action.executable or ""
+    for written in (f'"{command}"', command):
+        if line.startswith(written):
+            return line[len(written) :].strip()
+    return ""
+
+
+def _line(command: str, arguments: str) -> tuple[re.Pattern[str], str] | None:
+    """The pattern of the process's command line and the word to choose its records by."""
+    command, arguments = command.strip().lower(), _SPACES.sub(" ", arguments.strip().lower())
+    word = _word(f"{command} {arguments}")
+    if word is None:
+        return None
+    pattern = '"?' + _expanded(command) + '"?'
+    if arguments:
+        pattern += " " + _expanded(arguments)
+    if command.endswith(_BATCH):
+        pattern = r'(?:(?:"?[^"]*\\)?cmd(?:\.exe)?"? /[ck] )?"?' + pattern + '"?'
+    return re.compile(pattern, re.DOTALL), word
+
+
+def _expanded(text: str) -> str:
+    """`text` as a pattern: literal, each %VARIABLE% any text but empty."""
+    pieces = _VARIABLE.split(text)
+    return ".+?".join(re.escape(piece) for piece in pieces)
+
+
+def _word(text: str) -> str | None:
+    """The longest ASCII word of `text` outside its variables and quotes, cut to MAX_WORD."""
+    words = [w for piece in _VARIABLE.split(text) for w in piece.replace('"', " ").split()]
+    usable = [w[:MAX_WORD] for w in words if w.isascii() and len(w) >= MIN_WORD]
+    usable = [w for w in usable if w.count("k") <= MAX_K]
+    return max(usable, key=len) if usable else None
+
+
+class ActionRuns:
+    """The actions of the tasks registered in one file, and the process records read from it."""
+
+    def __init__(self) -> None:
+        self.actions: list[TaskAction] = []
+        self.seen: set[object] = set()  # record ids of the process records already read
+
+    def note(self, event: JobEvent) -> None:
+        """An event of the file as read: its actions, or its process record."""
+        if event.extra.get("event_id") in PROCESS_IDS:
+            self.seen.add(event.extra.get("record_id"))
+        else:
+            self.actions += actions_of(event)
+
+    def chooser(self, walked: WalkedTemplates) -> RecordChooser | None:
+        """The chooser of the process records that may be runs of the actions (None: none)."""
+        if not self.actions:
+            return None
+        return _chooser(frozenset(action.word for action in self.actions), walked)
+
+    def run_of(
+        self, record_id: object, host: str, moment: datetime, data: Mapping[str, Any]
+    ) -> TaskAction | None:
+        """The action a process record is a run of: the latest registered before it on its host
+        whose command line it has, if its parent is the Task Scheduler or not named."""
+        if record_id in self.seen:
+            return None  # read as a task tool run or a task process already
+        parent = str(data.get("ParentImage") or data.get("ParentProcessName") or "")
+        if parent and not parent.replace("/", "\\").casefold().endswith(PARENTS):
+            return None
+        line = _SPACES.sub(" ", str(data.get("CommandLine") or "").strip().lower())
+        host = host.casefold()
+        matching = [
+            action
+            for action in self.actions
+            if action.host == host
+            and action.registered - EARLIER <= moment
+            and action.line.fullmatch(line) is not None
+        ]
+        return max(matching, key=lambda action: action.registered, default=None)
+
+
+@lru_cache(maxsize=64)
+def _chooser(words: frozenset[str], walked: WalkedTemplates) -> RecordChooser:
+    return RecordChooser(always=(), searched=dict.fromkeys(PROCESS_IDS, words), walked=walked)
