@@ -243,21 +243,11 @@ class _Reading:
 
     def part(self, first: int, data: bytes | bytearray) -> Iterator[JobEvent | Issue]:
         """The events of a part: the file's header and its chunks from number `first` on."""
-        for found in self._records(first, data, CHOOSER, quiet=False):
+        for found in self._records(first, data, CHOOSER, _wanted, quiet=False):
             if isinstance(found, Issue):
                 yield found
                 continue
-            record_id, event_id, text = found
-            if event_id not in WANTED:
-                continue
-            keywords = KEYWORDS.get(event_id)
-            if keywords is not None and not _mentions(text, *keywords):
-                continue
-            event = self._decoded(record_id, text)
-            if isinstance(event, Issue):
-                yield event
-                continue
-            for made in _events(self.path, record_id, event_id, event):
+            for made in _events(self.path, *found):
                 if isinstance(made, JobEvent):
                     self.actions.note(made)
                 yield made
@@ -269,24 +259,25 @@ class _Reading:
         chooser = self.actions.chooser(CHOOSER.walked)
         if chooser is None:
             return
-        for found in self._records(first, data, chooser, quiet=True):
+        handler = partial(_action_run, self.actions)
+        for found in self._records(first, data, chooser, _a_process, quiet=True):
             if isinstance(found, Issue):
                 yield found
-                continue
-            record_id, event_id, text = found
-            if event_id not in PROCESS_IDS:
-                continue
-            event = self._decoded(record_id, text)
-            if not isinstance(event, Issue):
-                yield from _events(
-                    self.path, record_id, event_id, event, partial(_action_run, self.actions)
-                )
+            else:
+                yield from _events(self.path, *found, handler)
 
     def _records(
-        self, first: int, data: bytes | bytearray, chooser: RecordChooser, *, quiet: bool
-    ) -> Iterator[tuple[int, int, str] | Issue]:
-        """(record id, event id, JSON text) of the records of a part the chooser keeps, and the
-        Issues of what cannot be read (with `quiet`, only running out of time)."""
+        self,
+        first: int,
+        data: bytes | bytearray,
+        chooser: RecordChooser,
+        wanted: Callable[[int, str], bool],
+        *,
+        quiet: bool,
+    ) -> Iterator[tuple[int, int, Any] | Issue]:
+        """(record id, event id, decoded `Event`) of the records of a part the chooser keeps and
+        `wanted(event id, JSON text)` takes, and the Issues of what cannot be read (with
+        `quiet`, only running out of time)."""
         path, source, chunks = self.path, self.source, self.chunks
         chosen = chooser.choose_in_file(data)
         read = chosen.numbers
@@ -355,22 +346,34 @@ class _Reading:
                 self.following = chosen.spans.get(record_id, record_id) + 1
             text = str(record["data"])
             match = _EVENT_ID.search(text)
-            if match is not None:
-                yield record_id, int(match.group(1)), text
+            if match is None or not wanted(event_id := int(match.group(1)), text):
+                continue
+            try:
+                event = _decoded(text)["Event"]
+                check_depth(text, event)  # L03: deeper records break json and our output
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
+                if not quiet:
+                    yield issue(
+                        "LOG_CORRUPT",
+                        f"record {record_id} not decodable: {error}",
+                        path,
+                        offset=record_offset(source, chunks, record_id),
+                    )
+                continue
+            yield record_id, event_id, event
 
-    def _decoded(self, record_id: int, text: str) -> Any:
-        """A record's `Event` object, or the Issue of a record that cannot be decoded."""
-        try:
-            event = _decoded(text)["Event"]
-            check_depth(text, event)  # L03: deeper records break json and our output
-        except (ValueError, KeyError, TypeError, RecursionError) as error:
-            return issue(
-                "LOG_CORRUPT",
-                f"record {record_id} not decodable: {error}",
-                self.path,
-                offset=record_offset(self.source, self.chunks, record_id),
-            )
-        return event
+
+def _wanted(event_id: int, text: str) -> bool:
+    """Whether a rendered record is one an analytic needs: its id, and for the noisy ids a
+    keyword in its fields."""
+    if event_id not in WANTED:
+        return False
+    keywords = KEYWORDS.get(event_id)
+    return keywords is None or _mentions(text, *keywords)
+
+
+def _a_process(event_id: int, text: str) -> bool:
+    return event_id in PROCESS_IDS
 
 
 def _decoded(text: str) -> Any:
