@@ -15,7 +15,9 @@ How it matches: the action's command and arguments, lowercased, with each `%VARI
 for any text (the Task Scheduler expands them), optional quotes around the command, a batch
 file's `cmd.exe /c` before it, runs of spaces equal to one. The process records are chosen for
 rendering by the action's longest word (`evtx_select`, as every other keyword): a record whose
-command line does not hold it cannot match.
+command line does not hold it cannot match. The patterns run on RE2 (linear time: a command with
+many variables cannot make the match backtrack), and a file's first MAX_ACTIONS actions are
+looked for; the file's time budget bounds the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import re2
+
 from ..model import ExecAction, JobEvent, ScheduledJob
 from .evtx_select import RecordChooser, WalkedTemplates
 
@@ -35,6 +39,7 @@ EARLIER = timedelta(seconds=2)  # a process recorded this much before its task's
 MIN_WORD = 4  # an action whose words are all shorter is not looked for
 MAX_WORD = 48  # the part of a longer word that is looked for
 MAX_K = 4  # nor a word with more `k`s (the chooser tries each with the Kelvin sign too)
+MAX_ACTIONS = 4096  # actions of a file looked for
 PARENTS = ("\\svchost.exe", "\\taskeng.exe", "\\taskhostw.exe")
 _VARIABLE = re.compile(r"%[^%\s]+%")
 _SPACES = re.compile(r"\s+")
@@ -49,7 +54,7 @@ class TaskAction:
     task: str
     registered: datetime
     record_id: object
-    line: re.Pattern[str]  # the process's command line as the action makes it, lowercased
+    line: re2._Regexp  # the process's command line as the action makes it, lowercased
     word: str  # a word of that line, lowercase ASCII, without which it cannot match
 
 
@@ -86,7 +91,7 @@ def _arguments(action: ExecAction) -> str:
     return ""
 
 
-def _line(command: str, arguments: str) -> tuple[re.Pattern[str], str] | None:
+def _line(command: str, arguments: str) -> tuple[re2._Regexp, str] | None:
     """The pattern of the process's command line and the word to choose its records by."""
     command, arguments = command.strip().lower(), _SPACES.sub(" ", arguments.strip().lower())
     word = _word(f"{command} {arguments}")
@@ -97,7 +102,7 @@ def _line(command: str, arguments: str) -> tuple[re.Pattern[str], str] | None:
         pattern += " " + _expanded(arguments)
     if command.endswith(_BATCH):
         pattern = r'(?:(?:"?[^"]*\\)?cmd(?:\.exe)?"? /[ck] )?"?' + pattern + '"?'
-    return re.compile(pattern, re.DOTALL), word
+    return re2.compile("(?s)" + pattern), word
 
 
 def _expanded(text: str) -> str:
@@ -125,8 +130,8 @@ class ActionRuns:
         """An event of the file as read: its actions, or its process record."""
         if event.extra.get("event_id") in PROCESS_IDS:
             self.seen.add(event.extra.get("record_id"))
-        else:
-            self.actions += actions_of(event)
+        elif len(self.actions) < MAX_ACTIONS:
+            self.actions += actions_of(event)[: MAX_ACTIONS - len(self.actions)]
 
     def chooser(self, walked: WalkedTemplates) -> RecordChooser | None:
         """The chooser of the process records that may be runs of the actions (None: none)."""
@@ -151,6 +156,7 @@ class ActionRuns:
             for action in self.actions
             if action.host == host
             and action.registered - EARLIER <= moment
+            and action.word in line
             and action.line.fullmatch(line) is not None
         ]
         return max(matching, key=lambda action: action.registered, default=None)
