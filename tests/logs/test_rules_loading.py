@@ -13,10 +13,8 @@ import pytest
 
 from schedwarden import forked, hunting
 from schedwarden.analyzers.log_sigma import LogRuleSet, load_log_rules
-from schedwarden.analyzers.log_sigma_pack import evaluate_log_rules, split_log_rules, with_builtin
 from schedwarden.hunting import LogRulesLoading
 from schedwarden.logs import render
-from schedwarden.logs.reader import read_logs
 from schedwarden.logs.report import HuntReport
 from schedwarden.model import Finding, JobEvent
 
@@ -86,31 +84,6 @@ def test_rule_findings_made_meanwhile_are_the_findings(
     )
     assert hunting.hunt(logs, sigma=rules).findings == expected
     assert forks  # the child was asked for
-
-
-def test_rules_split_give_the_findings_of_all_of_them_one_part_after_the_other(
-    tmp_path: Path,
-) -> None:
-    syslog = tmp_path / "syslog"
-    syslog.write_text(
-        "Nov 28 10:00:01 web crontab[811]: (www-data) AUTH (crontab command not allowed)\n"
-    )
-    events = read_logs([str(corpus_path("windows", "evtx", "task"))], processes=1)[0]
-    events += read_logs([str(syslog)], processes=1)[0]
-    rules = with_builtin(load_log_rules([corpus_path("sigma", "rules")]))
-    whole = list(evaluate_log_rules(rules, events))
-    assert len({f.rule_id for f in whole}) > 10
-    assert whole[-1].rule_id == "LNX_LOG_CRONTAB_DENIED"  # Windows sources' findings first
-    for count in (2, 3):
-        parts = split_log_rules(rules, count)
-        assert len(parts) == count and all(part.rules for part in parts)
-        assert sorted(r.rule_id for p in parts for r in p.rules) == sorted(
-            r.rule_id for r in rules.rules
-        )
-        assert [f for part in parts for f in evaluate_log_rules(part, events)] == whole
-    # the rules of one log source are never split
-    one = LogRuleSet(tuple(r for r in rules.rules if r.scope == "process_creation"), ())
-    assert split_log_rules(one, 2) == [one]
 
 
 def test_a_deferred_hunt_maps_its_events_before_waiting_for_the_rules(

@@ -27,7 +27,6 @@ from .compiled_pack import COMPILED, rule_files
 from .log_base import EventIndex
 from .log_sigma import LogRule, LogRuleSet, load_log_rules, rule_document, rule_of
 from .log_sigma import evaluate as evaluate_windows
-from .log_sigma_linux import PREFIX as LINUX_PREFIX
 from .log_sigma_linux import linux_findings, prepare_linux
 from .sigma_table import JobTable, RegexError
 
@@ -193,40 +192,6 @@ def evaluate_log_rules(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterato
     for finding in found:
         remedy = remedies.get(finding.rule_id)
         yield replace(finding, remediation=remedy) if remedy else finding
-
-
-def split_log_rules(rules: LogRuleSet, parts: int) -> list[LogRuleSet]:
-    """At most `parts` sets of the rules whose findings (`evaluate_log_rules`), one set's after
-    the other's, are the findings of all of them: each set holds the rules of a run of log
-    sources in the order the findings come in (Windows sources, then Linux ones, each in the
-    order of their first rule), cut where the counts of rules are closest to even."""
-    order = {
-        scope: None
-        for linux in (False, True)
-        for scope in (r.scope for r in rules.rules)
-        if scope.startswith(LINUX_PREFIX) is linux
-    }
-    counts = {scope: 0 for scope in order}
-    for rule in rules.rules:
-        counts[rule.scope] += 1
-    scopes = list(order)
-    groups: list[list[str]] = []
-    while scopes and len(groups) < parts - 1:
-        share = sum(counts[s] for s in scopes) / (parts - len(groups))
-        taken, size = 1, counts[scopes[0]]
-        while taken < len(scopes) - 1 and abs(size + counts[scopes[taken]] - share) < abs(
-            size - share
-        ):
-            size += counts[scopes[taken]]
-            taken += 1
-        groups.append(scopes[:taken])
-        scopes = scopes[taken:]
-    if scopes:
-        groups.append(scopes)
-    return [
-        LogRuleSet(tuple(r for r in rules.rules if r.scope in group), rules.skipped)
-        for group in map(set, groups)
-    ]
 
 
 @dataclass(frozen=True, slots=True)
