@@ -105,7 +105,7 @@ def _hunt(
     index = EventIndex(events)  # what the analytics select on, found once for all of them
     if index.acting("logon"):  # else no event is in a logged logon's session
         index = EventIndex(attribute(index))
-    if index.acting("task_process") and index.acting("process_created"):
+    if index.acting("task_process") and index.acting("process_created", "registered", "updated"):
         index = EventIndex(name_task_processes(index))  # the tasks of the processes they started
     if jobs is not None:
         index = EventIndex(tie(index, jobs))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from schedwarden import hunting
+from schedwarden.logs.correlate import name_task_processes
 from schedwarden.logs.reader import read_logs
 from schedwarden.logs.task_runs import MAX_WORD, ActionRuns, TaskAction, _word, actions_of
 from schedwarden.model import (
@@ -203,3 +205,64 @@ def test_a_command_of_many_variables_is_matched_in_linear_time() -> None:
     assert _run_of(runs, "prog.exe " + "x" * 44 + "y") is None
     assert _run_of(runs, "prog.exe " + "x" * 44) is not None
     assert time.perf_counter() - started < 1
+
+
+def _task_process(command_line: str, seconds: float, host: str = "H1", pid: str = "77") -> JobEvent:
+    """A Sysmon 1 the Schedule service's svchost started (another file than the 4698's)."""
+    return JobEvent(
+        T0 + timedelta(seconds=seconds),
+        host,
+        "task_process",
+        "",
+        Evidence(SourceKind.FILE, host, "sysmon.evtx"),
+        "NT AUTHORITY\\SYSTEM",
+        command_line,
+        {
+            "channel": "Microsoft-Windows-Sysmon/Operational",
+            "event_id": 1,
+            "record_id": 900,
+            "command_line": command_line,
+            "parent_image": "C:\\Windows\\System32\\svchost.exe",
+            "process_id": pid,
+        },
+    )
+
+
+def test_a_task_process_of_another_file_is_named_by_the_registered_action() -> None:
+    registered = _registered("%PUBLIC%\\x.exe -a", name="\\Updater", record=41)
+    ran = _task_process("C:\\Users\\Public\\x.exe -a", seconds=30)
+    other = _task_process("C:\\Users\\Public\\y.exe -a", seconds=30)
+    named = name_task_processes([registered, ran, other])
+    assert named[1].job_name == "\\Updater" and named[1].extra["action_of"] == 41
+    assert named[2] is other  # another command: not that task's
+    assert (
+        name_task_processes([_task_process("C:\\Users\\Public\\x.exe -a", -30), registered])[
+            0
+        ].job_name
+        == ""
+    )  # before the task was registered
+
+
+def test_the_129_that_announced_the_process_names_it_first() -> None:
+    registered = _registered("%PUBLIC%\\x.exe -a", name="\\Updater", record=41)
+    announced = JobEvent(
+        T0 + timedelta(seconds=29),
+        "H1",
+        "process_created",
+        "\\Announced",
+        Evidence(SourceKind.FILE, "H1", "ts.evtx"),
+        None,
+        None,
+        {"record_id": 5, "process_id": "77"},
+    )
+    ran = _task_process("C:\\Users\\Public\\x.exe -a", seconds=30)
+    named = name_task_processes([registered, announced, ran])
+    assert named[2].job_name == "\\Announced" and named[2].extra["launched_by"] == 5
+
+
+def test_a_hunt_names_them_without_any_129(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered = _registered("%PUBLIC%\\x.exe -a", name="\\Updater", record=41)
+    ran = _task_process("C:\\Users\\Public\\x.exe -a", seconds=30)
+    monkeypatch.setattr(hunting, "read_logs", lambda paths, budget: ([registered, ran], []))
+    report = hunting.hunt(["logs"], builtin_rules=False)
+    assert [e.job_name for e in report.events if e.action == "task_process"] == ["\\Updater"]

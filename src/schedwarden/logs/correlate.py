@@ -20,6 +20,7 @@ from ..model import (
     task_key,
 )
 from .inventory_schedule import environment_from_document, schedule_from_document
+from .task_runs import ActionRuns
 
 _ACTION = attrgetter("action")
 
@@ -150,34 +151,43 @@ def name_task_processes(events: Sequence[JobEvent]) -> list[JobEvent]:
     """Processes the Task Scheduler started (`task_process`, from Sysmon 1 or Security 4688,
     which do not name the task) get the task's name from the TaskScheduler event 129 that
     announced that process: the same host and process id, within TASK_PROCESS_WINDOW (the
-    nearest in time when several). The 129's record is `launched_by` on the named event."""
+    nearest in time when several); the 129's record is `launched_by` on the named event. Else
+    from the action of a task registered or changed before it, in any file, whose command line
+    it has (`task_runs`: a Sysmon log beside a Security log that registered the task, when the
+    TaskScheduler log was not kept); that registration's record is `action_of`."""
     announced: dict[tuple[str, str], list[JobEvent]] = {}
+    actions = ActionRuns()
     for event in events:
         if event.action == "process_created" and event.job_name:
             pid = str(event.extra.get("process_id") or "")
             if pid:
                 announced.setdefault((event.host.casefold(), pid), []).append(event)
-    if not announced:
+        elif event.action in ("registered", "updated"):
+            actions.note(event)
+    if not announced and not actions.actions:
         return list(events)
     out: list[JobEvent] = []
     for event in events:
+        if event.action != "task_process" or event.job_name:
+            out.append(event)
+            continue
         pid = str(event.extra.get("process_id") or "")
         candidates = announced.get((event.host.casefold(), pid), ())
-        if event.action != "task_process" or event.job_name or not candidates:
+        nearest = min(candidates, key=lambda c: abs(c.time - event.time), default=None)
+        if nearest is not None and abs(nearest.time - event.time) <= TASK_PROCESS_WINDOW:
+            named = {"launched_by": nearest.extra.get("record_id")}
+            out.append(replace(event, job_name=nearest.job_name, extra={**event.extra, **named}))
+            continue
+        fields = {
+            "CommandLine": event.extra.get("command_line"),
+            "ParentImage": event.extra.get("parent_image"),
+        }
+        action = actions.run_of(event.extra.get("record_id"), event.host, event.time, fields)
+        if action is None:
             out.append(event)
             continue
-        nearest = min(candidates, key=lambda c: abs(c.time - event.time))
-        if abs(nearest.time - event.time) > TASK_PROCESS_WINDOW:
-            out.append(event)
-            continue
-        launched_by = nearest.extra.get("record_id")
-        out.append(
-            replace(
-                event,
-                job_name=nearest.job_name,
-                extra={**event.extra, "launched_by": launched_by},
-            )
-        )
+        named = {"action_of": action.record_id}
+        out.append(replace(event, job_name=action.task, extra={**event.extra, **named}))
     return out
 
 
