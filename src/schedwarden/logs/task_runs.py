@@ -1,7 +1,9 @@
-"""The runs of tasks registered in a Security log, found in the same log: a process created
-(Security 4688, Sysmon 1 when a Sysmon log is read the same way) whose command line is the
-action of a task registered (4698) or changed (4702) before it, on the same host, and whose
-parent is the Task Scheduler or not named.
+"""The runs of tasks registered in a Security log: a process created (Security 4688, Sysmon 1)
+whose command line is the action of a task registered (4698) or changed (4702) before it, on the
+same host, and whose parent is the Task Scheduler or not named. The EVTX reader looks for them
+in the file that registered the task, in a second pass (`evtx_reader._Reading.runs`); and the
+task processes of any file (`task_process`, whose parent is the Task Scheduler) that no
+TaskScheduler 129 names are named so too (`correlate.name_task_processes`).
 
 Why: with only the Security log collected (the TaskScheduler/Operational log is off by default
 on many Windows versions), a task's run leaves no TaskScheduler 100/129/200. Windows 10 and later
@@ -120,7 +122,8 @@ def _word(text: str) -> str | None:
 
 
 class ActionRuns:
-    """The actions of the tasks registered in one file, and the process records read from it."""
+    """The actions of the tasks registered (in one file, or in all), and the process records
+    read already (in that file)."""
 
     def __init__(self) -> None:
         self.actions: list[TaskAction] = []
