@@ -23,6 +23,7 @@ from schedwarden.analyzers.log_schedule import (
     trigger_not_defined,
 )
 from schedwarden.cli.main import main
+from schedwarden.collectors.common import RAW_EXCERPT_CAP
 from schedwarden.collectors.windows.trigger_times import task_fires_at
 from schedwarden.logs.correlate import jobs_from_inventory, tie
 from schedwarden.logs.task_content import task_from_content
@@ -252,3 +253,43 @@ def test_hunt_runs_the_analytic_with_the_image_zone(
     found = [f for f in report.findings if f.rule_id == "TASK_RUN_OFF_SCHEDULE"]
     assert len(found) == 1 and "record 8" in found[0].message
     assert "Asia/Kolkata" in found[0].message
+
+
+def test_a_task_on_disk_longer_than_raw_keeps_is_judged_by_its_triggers(
+    make_root: MakeRoot,
+) -> None:
+    """A task XML past the `raw` excerpt's cap (a long description) keeps its Triggers and
+    Settings in `timing_xml`: its launches are judged, from the image and from `audit -f json`;
+    a StartWhenAvailable in its Settings still keeps them from being judged."""
+    long_xml = task_xml(DAILY_0300).replace(
+        "<Author>", "<Description>" + "a long description " * 400 + "</Description><Author>"
+    )
+    root = _image(make_root, long_xml)
+    jobs = list(engine.collect(ImageSource(str(root))).jobs)
+    job = next(j for j in jobs if j.name == "\\Backup")
+    assert len(job.raw) == RAW_EXCERPT_CAP + 1 and "<Triggers>" not in job.raw  # cut before them
+    assert "DaysInterval" in str(job.extra["timing_xml"])
+    assert "description" not in str(job.extra["timing_xml"])
+    events = tie(
+        [
+            launched(datetime(2025, 2, 3, 3, 0, 40, tzinfo=UTC), 7),
+            launched(datetime(2025, 2, 3, 11, 17, 5, tzinfo=UTC), 8),
+        ],
+        jobs,
+    )
+    context = LogContext(jobs=jobs, host_timezone="UTC", clock=CLOCK)
+    found = list(off_trigger_times(events, context))
+    assert [(f.job_id, "record 8" in f.message) for f in found] == [(job.job_id, True)]
+    document = json.loads(CliRunner().invoke(main, ["audit", str(root), "-f", "json"]).stdout)
+    rebuilt = jobs_from_inventory(document)
+    context = LogContext(jobs=rebuilt, host_timezone="UTC", clock=CLOCK)
+    assert [f.message for f in off_trigger_times(events, context)] == [f.message for f in found]
+    waits = _image(
+        make_root,
+        task_xml(DAILY_0300, "<StartWhenAvailable>true</StartWhenAvailable>").replace(
+            "<Author>", "<Description>" + "x" * 5000 + "</Description><Author>"
+        ),
+    )
+    waiting = list(engine.collect(ImageSource(str(waits))).jobs)
+    context = LogContext(jobs=waiting, host_timezone="UTC", clock=CLOCK)
+    assert list(off_trigger_times(tie(events, waiting), context)) == []

@@ -462,13 +462,13 @@ def trigger_not_defined(events: Sequence[JobEvent], context: LogContext) -> Iter
 def off_trigger_times(events: Sequence[JobEvent], context: LogContext) -> Iterator[Finding]:
     """Time-triggered launches (107) at a moment none of the task's calendar triggers fires,
     allowing Task Scheduler's lag (two minutes, as for cron) and each trigger's RandomDelay.
-    The triggers are read again from the definition's XML (`raw`): the model keeps them only
-    as words. Not judged: tasks with a trigger that is not calendar-based (boot, logon, event,
+    The triggers are read again from the definition's XML (`raw`, or its Triggers and Settings,
+    `timing_xml`, for a task on disk whose XML is longer than `raw` keeps): the model keeps them
+    only as words. Not judged: tasks with a trigger that is not calendar-based (boot, logon, event,
     idle, ...: their repetitions are launched as time-triggered too, at times that follow from
     no calendar; the kind of trigger is TASK_TRIGGER_NOT_DEFINED's matter), tasks with
     StartWhenAvailable (a missed start runs later, at any time) or RestartOnFailure, a
-    definition without XML (TaskCache-only tasks, .job files) or whose XML was cut to an
-    excerpt, launches TASK_TRIGGER_NOT_DEFINED reports already (no time trigger at all), and
+    definition without XML (TaskCache-only tasks, .job files), launches TASK_TRIGGER_NOT_DEFINED reports already (no time trigger at all), and
     launch times on a log's wall clock (EVTX times are UTC). With the host's zone known the
     triggers' wall clock is read in it; unknown, in every UTC offset, so that only a launch
     that fits no offset is reported."""
@@ -480,7 +480,8 @@ def off_trigger_times(events: Sequence[JobEvent], context: LogContext) -> Iterat
     seen: set[tuple[str, datetime]] = set()
     for launch in _task_launches(events, context):
         event, definition = launch.event, launch.definition
-        if launch.kind != "time" or not launch.defined or not definition.raw:
+        timing = _text(definition.extra.get("timing_xml")) or definition.raw
+        if launch.kind != "time" or not launch.defined or not timing:
             continue
         if event.extra.get("local_time") is True:
             continue
@@ -489,7 +490,7 @@ def off_trigger_times(events: Sequence[JobEvent], context: LogContext) -> Iterat
             continue
         seen.add((key, event.time))
         tz_name = context.host_timezone or _text(definition.extra.get("host_timezone"))
-        if fires_at(definition.raw, event.time, tz_name) is not False:
+        if fires_at(timing, event.time, tz_name) is not False:
             continue
         if zone(tz_name) is not None:
             note = f"a StartBoundary without a zone read in the host's zone {tz_name}"

@@ -107,7 +107,9 @@ def _extra(value: object, timezone: object) -> dict[str, object]:
     kept: dict[str, object] = {}
     if isinstance(value, Mapping):
         kept = {
-            k: value[k] for k in ("unit", "scope", "service_type") if isinstance(value.get(k), str)
+            k: value[k]
+            for k in ("unit", "scope", "service_type", "timing_xml")
+            if isinstance(value.get(k), str)
         }
     if isinstance(timezone, str):
         kept["host_timezone"] = timezone

@@ -17,7 +17,7 @@ https://attack.mitre.org/techniques/T1053/005/
 from __future__ import annotations
 
 from dataclasses import replace
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, tostring
 
 from ...model import Action, ComHandlerAction, OtherAction
 from .definition import DAYS, MONTHS, Principal, TaskDefinition, Trigger, exec_action
@@ -54,6 +54,23 @@ def parse_task_xml(data: bytes) -> tuple[TaskDefinition, list[str], str]:
         raise XmlProblem("NOT_A_TASK", f"root element is <{local_name(root.tag)}>, not <Task>")
     definition, problems = task_definition(root)
     return definition, problems, encoding
+
+
+TIMING_CAP = 64 * 1024  # characters of a task's timing XML (`timing_xml`)
+
+
+def timing_xml(data: bytes) -> str | None:
+    """A task XML file reduced to what its launch times follow from, its Triggers and Settings,
+    for a task whose XML is longer than `raw` keeps (an excerpt): the trigger arithmetic reads
+    it instead. None when the file is not readable XML, or the reduced text is still longer
+    than TIMING_CAP."""
+    try:
+        root, _ = parse_xml(data)
+    except XmlProblem:
+        return None
+    kept = [child(root, "Triggers"), child(root, "Settings")]
+    text = "".join(tostring(e, encoding="unicode") for e in kept if e is not None)
+    return f"<Task>{text}</Task>" if len(text) < TIMING_CAP - 13 else None
 
 
 def task_definition(root: Element, store: str = "xml") -> tuple[TaskDefinition, list[str]]:

@@ -53,7 +53,7 @@ from ...model import (
 )
 from ...sources import FileContent
 from ..base import CollectContext, Collector, CollectorOutput
-from ..common import excerpt
+from ..common import RAW_EXCERPT_CAP, excerpt
 from .blobs import JobBucket
 from .definition import (
     Principal,
@@ -69,7 +69,7 @@ from .hive import HiveError, RegKey, open_hive
 from .job_file import MAX_JOB_BYTES, JobError, JobFile, parse_job
 from .safexml import MAX_XML_BYTES, XmlProblem, decode_xml
 from .task_cache import CachedTask, TaskCache, TreeEntry, read_task_cache
-from .task_xml import parse_task_xml
+from .task_xml import parse_task_xml, timing_xml
 from .winpath import CaseFolder, task_path_of, windows_path
 
 MECHANISM = Mechanism.WINDOWS_TASK
@@ -456,6 +456,10 @@ def _job(ctx: CollectContext, stores: Stores, parts: Parts) -> ScheduledJob | No
     schedule = schedule_of(triggers)
     run_as = principal.run_as if principal else None
     evidence, raw = _evidence(ctx, stores, parts, xml, job)
+    if xml is not None and xml.content.data and len(raw) > RAW_EXCERPT_CAP:
+        timing = timing_xml(xml.content.data)  # the triggers of XML too long for `raw`
+        if timing is not None:
+            extra["timing_xml"] = timing
     effective = _effective(stores, parts, xml, job, enabled, triggers, xml_only, notes)
     return ScheduledJob(
         job_id=task_job_id(name, actions, run_as, schedule),
