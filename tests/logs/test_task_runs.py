@@ -13,9 +13,18 @@ from pathlib import Path
 import pytest
 
 from schedwarden import hunting
+from schedwarden.logs import task_runs
 from schedwarden.logs.correlate import name_task_processes
+from schedwarden.logs.evtx_select import WalkedTemplates
 from schedwarden.logs.reader import read_logs
-from schedwarden.logs.task_runs import MAX_WORD, ActionRuns, TaskAction, _word, actions_of
+from schedwarden.logs.task_runs import (
+    MAX_WORD,
+    MAX_WORDS,
+    ActionRuns,
+    TaskAction,
+    _word,
+    actions_of,
+)
 from schedwarden.model import (
     Effective,
     Evidence,
@@ -192,7 +201,7 @@ def test_the_word_records_are_chosen_by() -> None:
     assert _word('"c:\\program files\\x.exe"') == "files\\x.exe"  # quotes are no part of it
     assert _word("a.b %very_long_variable_name% c") is None  # no word of 4 characters
     assert _word("x" * 100) == "x" * MAX_WORD
-    assert _word("kkkkk.exe abcd") == "abcd"  # each k is looked for as a Kelvin sign too
+    assert _word("kkk.exe abcd") == "abcd"  # each k is looked for as a Kelvin sign too
     assert _word("ab\u00e9cdef.exe abcd") == "abcd"  # the chooser's words are ASCII
     assert actions_of(_registered("cmd.exe /c calc.exe"))[0].word == "calc.exe"
 
@@ -266,3 +275,14 @@ def test_a_hunt_names_them_without_any_129(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(hunting, "read_logs", lambda paths, budget: ([registered, ran], []))
     report = hunting.hunt(["logs"], builtin_rules=False)
     assert [e.job_name for e in report.events if e.action == "task_process"] == ["\\Updater"]
+
+
+def test_a_file_s_chooser_looks_for_the_first_words_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each word becomes Hyperscan patterns: a file registering thousands of tasks must not
+    make a database that takes minutes to compile."""
+    runs = _runs(*(_registered(f"tool{n:05d}.exe", record=n) for n in range(MAX_WORD * 30)))
+    assert len(runs.actions) == MAX_WORD * 30 > MAX_WORDS
+    given: list[frozenset[str]] = []
+    monkeypatch.setattr(task_runs, "_chooser", lambda words, walked: given.append(words))
+    runs.chooser(WalkedTemplates())
+    assert given == [frozenset(f"tool{n:05d}.exe" for n in range(MAX_WORDS))]

@@ -18,8 +18,8 @@ for any text (the Task Scheduler expands them), optional quotes around the comma
 file's `cmd.exe /c` before it, runs of spaces equal to one. The process records are chosen for
 rendering by the action's longest word (`evtx_select`, as every other keyword): a record whose
 command line does not hold it cannot match. The patterns run on RE2 (linear time: a command with
-many variables cannot make the match backtrack), and a file's first MAX_ACTIONS actions are
-looked for; the file's time budget bounds the rest.
+many variables cannot make the match backtrack); the second pass looks for the words of the
+first MAX_WORDS actions of a file, and the file's time budget bounds the rest.
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ PROCESS_IDS = (1, 4688)
 EARLIER = timedelta(seconds=2)  # a process recorded this much before its task's registration
 MIN_WORD = 4  # an action whose words are all shorter is not looked for
 MAX_WORD = 48  # the part of a longer word that is looked for
-MAX_K = 4  # nor a word with more `k`s (the chooser tries each with the Kelvin sign too)
-MAX_ACTIONS = 4096  # actions of a file looked for
+MAX_K = 2  # nor a word with more `k`s (the chooser tries each with the Kelvin sign too)
+# words the chooser of a file looks for: they make its Hyperscan database (1,024 words of two
+# `k`s: 8,192 patterns, compiled in about 0.7 s); the actions of other words are not looked for
+MAX_WORDS = 1024
+MAX_ACTIONS = 65_536  # actions remembered
 PARENTS = ("\\svchost.exe", "\\taskeng.exe", "\\taskhostw.exe")
 _VARIABLE = re.compile(r"%[^%\s]+%")
 _SPACES = re.compile(r"\s+")
@@ -127,20 +130,22 @@ class ActionRuns:
 
     def __init__(self) -> None:
         self.actions: list[TaskAction] = []
+        self.on_host: dict[str, list[TaskAction]] = {}
         self.seen: set[object] = set()  # record ids of the process records already read
 
     def note(self, event: JobEvent) -> None:
-        """An event of the file as read: its actions, or its process record."""
+        """An event as read: its actions, or its process record."""
         if event.extra.get("event_id") in PROCESS_IDS:
             self.seen.add(event.extra.get("record_id"))
-        elif len(self.actions) < MAX_ACTIONS:
-            self.actions += actions_of(event)[: MAX_ACTIONS - len(self.actions)]
+            return
+        for action in actions_of(event)[: MAX_ACTIONS - len(self.actions)]:
+            self.actions.append(action)
+            self.on_host.setdefault(action.host, []).append(action)
 
     def chooser(self, walked: WalkedTemplates) -> RecordChooser | None:
         """The chooser of the process records that may be runs of the actions (None: none)."""
-        if not self.actions:
-            return None
-        return _chooser(frozenset(action.word for action in self.actions), walked)
+        words = list(dict.fromkeys(action.word for action in self.actions))[:MAX_WORDS]
+        return _chooser(frozenset(words), walked) if words else None
 
     def run_of(
         self, record_id: object, host: str, moment: datetime, data: Mapping[str, Any]
@@ -153,12 +158,10 @@ class ActionRuns:
         if parent and not parent.replace("/", "\\").casefold().endswith(PARENTS):
             return None
         line = _SPACES.sub(" ", str(data.get("CommandLine") or "").strip().lower())
-        host = host.casefold()
         matching = [
             action
-            for action in self.actions
-            if action.host == host
-            and action.registered - EARLIER <= moment
+            for action in self.on_host.get(host.casefold(), ())
+            if action.registered - EARLIER <= moment
             and action.word in line
             and action.line.fullmatch(line) is not None
         ]
