@@ -97,13 +97,10 @@ def file_budget(size: int, budget: float) -> float:
     return max(budget, size / 1e6 * SECONDS_PER_MB) if budget > 0 else budget
 
 
-def stall_limit(path: str, budget: float) -> float:
-    """How long a worker process may take over one file before it is taken for stalled inside
-    the parser, where the file's budget (checked between records) cannot stop it."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        size = 0
+def stall_limit(size: int, budget: float) -> float:
+    """How long a worker process may take over one file of `size` bytes before it is taken for
+    stalled inside the parser, where the file's budget (checked between records) cannot stop
+    it."""
     return max(file_budget(size, budget), 0.0) * STALL_FACTOR + STALL_GRACE
 
 

@@ -94,28 +94,31 @@ def read_files(
     *,
     processes: int | None = None,
     minimum: int = PARALLEL_MIN,
-    time_limit: Callable[[str], float | None] = lambda path: None,
+    time_limit: Callable[[int], float | None] = lambda size: None,
 ) -> list[FileRecords]:
     """`read(path)` for every file, in order. The `shareable` files are read by forked children
     taking them one at a time from a queue: up to `processes` of them (by default one per usable
     processor) when there are at least `minimum` bytes to read, at least half of that for each
     child and shareable; else one, so that a parser crash or stall costs this process nothing.
     This process reads the others meanwhile, and everything when `processes` is 1 or no child
-    can start. A child that takes longer than `time_limit(path)` seconds over one file (a parser
+    can start. A child that takes longer than `time_limit(size)` seconds over one file of `size`
+    bytes (a parser
     stalled inside one call, where the reader's own budget cannot stop it) or is killed by a
     signal on it (a crash) is ended: that file is an Issue, and a new child goes on taking
     files."""
     if processes == 1:
         return [read(path) for path in files]
     shared = [index for index, path in enumerate(files) if shareable(path)]
-    count = _children([_size(path) for path in files], shared, processes, minimum)
+    sizes = [_size(path) for path in files]
+    count = _children(sizes, shared, processes, minimum)
     if count == 0:
         return [read(path) for path in files]
     try:
         queue = _Queue(shared)
     except OSError:  # no pipe to be had (out of descriptors): no child either
         return [read(path) for path in files]
-    results = _Run(files, read, shared, time_limit, queue).run(count)
+    limits = [time_limit(size) for size in sizes]
+    results = _Run(files, read, shared, limits, queue).run(count)
     return [
         read(path) if found is None else found for path, found in zip(files, results, strict=True)
     ]
@@ -217,13 +220,13 @@ class _Run:
         files: Sequence[str],
         read: Callable[[str], FileRecords],
         shared: Sequence[int],
-        time_limit: Callable[[str], float | None],
+        limits: Sequence[float | None],
         queue: _Queue,
     ) -> None:
         self.files = files
         self.read = read
         self.shared = set(shared)
-        self.time_limit = time_limit
+        self.limits = limits  # each file's time limit
         self.queue = queue
         self.results: list[FileRecords | None] = [None] * len(files)  # the first found
         self.children: list[_Child] = []
@@ -292,7 +295,7 @@ class _Run:
             if child.file is not None or sent not in self.shared:
                 return False
             child.file, child.started = sent, child.stream.heard
-            child.limit = self.time_limit(self.files[sent])
+            child.limit = self.limits[sent]
             return True
         if not (isinstance(sent, tuple) and len(sent) == 2 and child.file is not None):
             return False
