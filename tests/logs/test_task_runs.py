@@ -192,8 +192,12 @@ def test_the_latest_registration_before_the_run_names_it() -> None:
         _registered("cmd.exe /c calc.exe", name="\\Old", record=1),
         _registered("cmd.exe /c calc.exe", name="\\New", minutes=10, record=2),
     )
-    assert _run_of(runs, "cmd.exe /c calc.exe", seconds=60).task == "\\Old"  # type: ignore[union-attr]
-    assert _run_of(runs, "cmd.exe /c calc.exe", seconds=700).task == "\\New"  # type: ignore[union-attr]
+    early, late = (
+        _run_of(runs, "cmd.exe /c calc.exe", seconds=60),
+        _run_of(runs, "cmd.exe /c calc.exe", seconds=700),
+    )
+    assert early is not None and early.task == "\\Old"
+    assert late is not None and late.task == "\\New"
 
 
 def test_the_word_records_are_chosen_by() -> None:

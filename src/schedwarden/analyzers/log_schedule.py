@@ -464,14 +464,14 @@ def off_trigger_times(events: Sequence[JobEvent], context: LogContext) -> Iterat
     allowing Task Scheduler's lag (two minutes, as for cron) and each trigger's RandomDelay.
     The triggers are read again from the definition's XML (`raw`, or its Triggers and Settings,
     `timing_xml`, for a task on disk whose XML is longer than `raw` keeps): the model keeps them
-    only as words. Not judged: tasks with a trigger that is not calendar-based (boot, logon, event,
-    idle, ...: their repetitions are launched as time-triggered too, at times that follow from
-    no calendar; the kind of trigger is TASK_TRIGGER_NOT_DEFINED's matter), tasks with
+    only as words. Not judged: tasks with a trigger that is not calendar-based (boot, logon,
+    event, idle, ...: their repetitions are launched as time-triggered too, at times that follow
+    from no calendar; the kind of trigger is TASK_TRIGGER_NOT_DEFINED's matter), tasks with
     StartWhenAvailable (a missed start runs later, at any time) or RestartOnFailure, a
-    definition without XML (TaskCache-only tasks, .job files), launches TASK_TRIGGER_NOT_DEFINED reports already (no time trigger at all), and
-    launch times on a log's wall clock (EVTX times are UTC). With the host's zone known the
-    triggers' wall clock is read in it; unknown, in every UTC offset, so that only a launch
-    that fits no offset is reported."""
+    definition without XML (TaskCache-only tasks, .job files), launches TASK_TRIGGER_NOT_DEFINED
+    reports already (no time trigger at all), and launch times on a log's wall clock (EVTX times
+    are UTC). With the host's zone known the triggers' wall clock is read in it; unknown, in
+    every UTC offset, so that only a launch that fits no offset is reported."""
     clock = context.clock
     fires_at = clock.task_fires_at if clock is not None else None
     if fires_at is None:

@@ -70,7 +70,8 @@ def timing_xml(data: bytes) -> str | None:
         return None
     kept = [child(root, "Triggers"), child(root, "Settings")]
     text = "".join(tostring(e, encoding="unicode") for e in kept if e is not None)
-    return f"<Task>{text}</Task>" if len(text) < TIMING_CAP - 13 else None
+    document = f"<Task>{text}</Task>"
+    return document if len(document) <= TIMING_CAP else None
 
 
 def task_definition(root: Element, store: str = "xml") -> tuple[TaskDefinition, list[str]]:
