@@ -8,9 +8,8 @@ process and registry ids, on a keyword) in their JSON text before it is decoded,
 analytic needs are never turned into Python objects. A file whose Security records register tasks
 is read a second time for the processes that ran them (`task_runs`). A file is read whole up to
 IN_MEMORY bytes, else WINDOW_CHUNKS chunks at a time, each part chosen and parsed as a file of
-its own. A chunk
-the parser rejects and a file shorter than its header says are Issues with the file and offset;
-a per-file time budget stops a parse that runs too long.
+its own. A chunk the parser rejects and a file shorter than its header says are Issues with the
+file and offset; a per-file time budget stops a parse that runs too long.
 """
 
 from __future__ import annotations
@@ -243,7 +242,7 @@ class _Reading:
 
     def part(self, first: int, data: bytes | bytearray) -> Iterator[JobEvent | Issue]:
         """The events of a part: the file's header and its chunks from number `first` on."""
-        for found in self._records(first, data, CHOOSER, _wanted, quiet=False):
+        for found in self._records(first, data, CHOOSER, _wanted):
             if isinstance(found, Issue):
                 yield found
                 continue
@@ -260,11 +259,11 @@ class _Reading:
         if chooser is None:
             return
         handler = partial(_action_run, self.actions)
-        for found in self._records(first, data, chooser, _a_process, quiet=True):
-            if isinstance(found, Issue):
-                yield found
-            else:
+        for found in self._records(first, data, chooser, _a_process):
+            if not isinstance(found, Issue):
                 yield from _events(self.path, *found, handler)
+            elif found.code == "LOG_TIME_BUDGET":  # the others `part` gave already
+                yield found
 
     def _records(
         self,
@@ -272,12 +271,9 @@ class _Reading:
         data: bytes | bytearray,
         chooser: RecordChooser,
         wanted: Callable[[int, str], bool],
-        *,
-        quiet: bool,
     ) -> Iterator[tuple[int, int, Any] | Issue]:
         """(record id, event id, decoded `Event`) of the records of a part the chooser keeps and
-        `wanted(event id, JSON text)` takes, and the Issues of what cannot be read (with
-        `quiet`, only running out of time)."""
+        `wanted(event id, JSON text)` takes, and the Issues of what cannot be read."""
         path, source, chunks = self.path, self.source, self.chunks
         chosen = chooser.choose_in_file(data)
         read = chosen.numbers
@@ -287,19 +283,15 @@ class _Reading:
         parsed, cycles = cut_link_cycles(  # L03: the parser would loop on them
             path, io.BytesIO(chosen.data), partial(_file_offset, numbers)
         )
-        if not quiet:
-            yield from cycles
+        yield from cycles
         try:
             parser = evtx.PyEvtxParser(parsed)
         except (OSError, RuntimeError, ValueError) as error:
-            if not quiet:
-                yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
+            yield issue("LOG_CORRUPT", f"not a readable EVTX file: {error}", path, offset=0)
             self.stopped = True
             return
         except BaseException as error:
-            failed = _panic(path, error, following=None, source=source, chunks=chunks)
-            if not quiet:
-                yield failed
+            yield _panic(path, error, following=None, source=source, chunks=chunks)
             self.stopped = True
             return
         records = parser.records_json()
@@ -317,33 +309,29 @@ class _Reading:
             except StopIteration:
                 return
             except (RuntimeError, OSError, ValueError) as error:
-                if not quiet:
-                    yield issue(
-                        "LOG_CORRUPT",
-                        f"EVTX record or chunk skipped: {_in_file(str(error), numbers)}",
-                        path,
-                        offset=_chunk_offset(str(error), chunks, numbers)
-                        or failed_record_offset(source, str(error), chunks)
-                        # an error that names no record (a record size of 0): the one after
-                        # the last read
-                        or (
-                            None
-                            if self.following is None
-                            else record_offset(source, chunks, self.following)
-                        ),
-                    )
+                yield issue(
+                    "LOG_CORRUPT",
+                    f"EVTX record or chunk skipped: {_in_file(str(error), numbers)}",
+                    path,
+                    offset=_chunk_offset(str(error), chunks, numbers)
+                    or failed_record_offset(source, str(error), chunks)
+                    # an error that names no record (a record size of 0): the one after the last
+                    or (
+                        None
+                        if self.following is None
+                        else record_offset(source, chunks, self.following)
+                    ),
+                )
                 continue
             except BaseException as error:
-                failed = _panic(path, error, self.following, source, chunks)
-                if not quiet:
-                    yield failed
+                yield _panic(path, error, self.following, source, chunks)
                 self.stopped = True
                 return
             if not isinstance(record, dict):
                 continue
             record_id = int(record["event_record_id"])
-            if not quiet:  # after the records it covers now
-                self.following = chosen.spans.get(record_id, record_id) + 1
+            # after the records it covers now
+            self.following = chosen.spans.get(record_id, record_id) + 1
             text = str(record["data"])
             match = _EVENT_ID.search(text)
             if match is None or not wanted(event_id := int(match.group(1)), text):
@@ -352,13 +340,12 @@ class _Reading:
                 event = _decoded(text)["Event"]
                 check_depth(text, event)  # L03: deeper records break json and our output
             except (ValueError, KeyError, TypeError, RecursionError) as error:
-                if not quiet:
-                    yield issue(
-                        "LOG_CORRUPT",
-                        f"record {record_id} not decodable: {error}",
-                        path,
-                        offset=record_offset(source, chunks, record_id),
-                    )
+                yield issue(
+                    "LOG_CORRUPT",
+                    f"record {record_id} not decodable: {error}",
+                    path,
+                    offset=record_offset(source, chunks, record_id),
+                )
                 continue
             yield record_id, event_id, event
 
