@@ -148,6 +148,7 @@ def _run_of(
         ("%ProgramData%\\x\\updater.exe", "C:\\ProgramData\\x\\updater.exe"),
         ("C:\\tools\\shell.cmd", 'C:\\Windows\\system32\\cmd.exe /c "C:\\tools\\shell.cmd"'),
         ("C:\\tools\\shell.cmd", "C:\\tools\\shell.cmd"),
+        ('"C:\\Program Files\\Npcap\\CheckStatus.bat"', 'C:\\Windows\\SYSTEM32\\cmd.exe /c ""C:\\Program Files\\Npcap\\CheckStatus.bat""'),
     ],
 )  # fmt: skip
 def test_a_process_with_the_action_s_command_line_is_its_run(action: str, process: str) -> None:

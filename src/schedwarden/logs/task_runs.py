@@ -15,7 +15,8 @@ This is the "ran" of the create, run, delete sequence (T1053.005, T1053.002 thro
 
 How it matches: the action's command and arguments, lowercased, with each `%VARIABLE%` standing
 for any text (the Task Scheduler expands them), optional quotes around the command, a batch
-file's `cmd.exe /c` before it, runs of spaces equal to one. The process records are chosen for
+file's `cmd.exe /c` before it (its quotes doubled too, as Windows may give them), runs of spaces
+equal to one. The process records are chosen for
 rendering by the action's longest word (`evtx_select`, as every other keyword): a record whose
 command line does not hold it cannot match. The patterns run on RE2 (linear time: a command with
 many variables cannot make the match backtrack); the second pass looks for the words of the
