@@ -158,16 +158,17 @@ def name_task_processes(events: Sequence[JobEvent]) -> list[JobEvent]:
     it has (`task_runs`: a Sysmon log beside a Security log that registered the task, when the
     TaskScheduler log was not kept); that registration's record is `action_of`."""
     announced: dict[tuple[str, str], list[JobEvent]] = {}
-    actions = ActionRuns()
+    registrations: list[JobEvent] = []
     for event in events:
         if event.action == "process_created" and event.job_name:
             pid = str(event.extra.get("process_id") or "")
             if pid:
                 announced.setdefault((event.host.casefold(), pid), []).append(event)
         elif event.action in ("registered", "updated"):
-            actions.note(event)
-    if not announced and not actions.actions:
+            registrations.append(event)
+    if not announced and not registrations:
         return list(events)
+    actions: ActionRuns | None = None  # made when a process no 129 names needs them
     out: list[JobEvent] = []
     for event in events:
         if event.action != "task_process" or event.job_name:
@@ -180,6 +181,10 @@ def name_task_processes(events: Sequence[JobEvent]) -> list[JobEvent]:
             named = {"launched_by": nearest.extra.get("record_id")}
             out.append(replace(event, job_name=nearest.job_name, extra={**event.extra, **named}))
             continue
+        if actions is None:
+            actions = ActionRuns()
+            for registration in registrations:
+                actions.note(registration)
         fields = {
             "CommandLine": event.extra.get("command_line"),
             "ParentImage": event.extra.get("parent_image"),

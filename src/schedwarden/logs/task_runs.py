@@ -97,6 +97,7 @@ def _arguments(action: ExecAction) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)  # a task's action is met again: its 4702s, other hosts, other files
 def _line(command: str, arguments: str) -> tuple[re2._Regexp, str] | None:
     """The pattern of the process's command line and the word to choose its records by."""
     command, arguments = command.strip().lower(), _SPACES.sub(" ", arguments.strip().lower())
