@@ -175,13 +175,11 @@ def read_evtx(
     if not chunks and size > HEADER_SIZE:
         yield issue("LOG_CORRUPT", "EVTX file with no readable chunk", path, offset=HEADER_SIZE)
     reading = _Reading(path, source, chunks, budget)
-    for first, part in [(0, data)] if data is not None else _windows(source):
-        yield from reading.part(first, part)
-        if reading.stopped:
-            return
-    if reading.actions.actions:  # the processes that ran the tasks registered here
+    for read_part in (reading.part, reading.runs):  # then the processes that ran its tasks
+        if read_part == reading.runs and not reading.actions.actions:
+            return  # no task registered here
         for first, part in [(0, data)] if data is not None else _windows(source):
-            yield from reading.runs(first, part)
+            yield from read_part(first, part)
             if reading.stopped:
                 return
 
