@@ -3,13 +3,15 @@
 
 (a) EVTX: the task and negative EVTX of ../shared/corpus replicated (file copies) to about
     --records records (or the folder --evtx-dir as it is); `schedwarden hunt DIR -f json -o
-    /dev/null` (CLI, with and without --sigma) versus the raw `evtx` parse of the same files
-    (`PyEvtxParser(f).records_json()`, every record, in-process). Wall clock and CPU time (user +
-    system, steadier than wall clock on a shared machine), each the best of --repeat, after one
-    unmeasured run of each that also leaves the package's bytecode cached, as an installed
+    /dev/null` (CLI: without --sigma; with the rules of the --sigma folder tagged with the
+    --technique, T1053 by default, as the issue names them; with the whole --sigma folder; each
+    with the rules converted before and converted in the run) versus the raw `evtx` parse of the
+    same files (`PyEvtxParser(f).records_json()`, every record, in-process). Wall clock and CPU
+    time (user + system, steadier than wall clock on a shared machine), each the best of
+    --repeat, after one unmeasured run of each that also leaves the package's bytecode cached, as an installed
     package has it. With --zircolite ZIRCOLITE.PY (and --zircolite-python, the interpreter of its
     throwaway venv), Zircolite too, on the same folder with the same rules: the Windows rules the
-    hunt takes from --sigma plus our pack's, converted to a Zircolite ruleset by pySigma's SQLite
+    hunt takes from the whole --sigma folder plus our pack's, converted to a Zircolite ruleset by pySigma's SQLite
     backend (its "zircolite" format); run as `zircolite.py --evtx DIR --ruleset RULES.json
     --noexternal` (the `evtx` package, no evtx_dump binary; tested with Zircolite 2.30.1), best of
     --zircolite-repeat. Zircolite is not installable from the package index; bench/README.md
@@ -125,9 +127,14 @@ def bench_evtx(options: argparse.Namespace, work: Path) -> None:
     os.environ["SCHEDWARDEN_CACHE_DIR"] = str(work / "rule-cache")
     runs: list[tuple[str, tuple[str, ...]]] = [("schedwarden hunt (CLI):", ())]
     if options.sigma.exists():
-        sigma = ("--sigma", str(options.sigma))
-        runs.append(("hunt --sigma, converted before:", sigma))
-        runs.append(("hunt --sigma --no-cache:", (*sigma, "--no-cache")))
+        tagged = work / f"sigma-{options.technique}"
+        count = technique_rules(options.sigma, options.technique, tagged)
+        print(f"    --sigma {options.technique.upper()}: the {count} files of {options.sigma} tagged "
+              f"attack.{options.technique}[.*]; --sigma all: the whole folder")  # fmt: skip
+        for name, rules in ((options.technique.upper(), tagged), ("all", options.sigma)):
+            sigma = ("--sigma", str(rules))
+            runs.append((f"hunt --sigma {name}, converted before:", sigma))
+            runs.append((f"hunt --sigma {name} --no-cache:", (*sigma, "--no-cache")))
     measured: dict[str, float] = {}
     for label, extra in runs:
         hunt_evtx(folder, *extra)  # unmeasured: bytecode, file cache
@@ -139,6 +146,32 @@ def bench_evtx(options: argparse.Namespace, work: Path) -> None:
         )
     if options.zircolite is not None and options.sigma.exists():
         bench_zircolite(options, folder, work, measured)
+
+
+def technique_rules(sigma: Path, technique: str, target: Path) -> int:
+    """Copies the rule files under `sigma` tagged with the ATT&CK `technique` (`t1053`) or one of
+    its sub-techniques into `target`, keeping their relative paths: how many."""
+    import yaml
+
+    wanted = f"attack.{technique.lower()}"
+    count = 0
+    for path in sorted(sigma.rglob("*.yml")):
+        data = path.read_bytes()
+        if wanted.encode() not in data.lower():
+            continue  # most files: no YAML parse
+        try:
+            documents = list(yaml.safe_load_all(data))
+        except yaml.YAMLError:
+            continue
+        tags = [
+            str(t).lower() for d in documents if isinstance(d, dict) for t in d.get("tags") or ()
+        ]
+        if any(tag == wanted or tag.startswith(wanted + ".") for tag in tags):
+            copy = target / path.relative_to(sigma)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(data)
+            count += 1
+    return count
 
 
 def zircolite_ruleset(sigma: Path, target: Path) -> int:
@@ -185,7 +218,7 @@ def bench_zircolite(
     print(f"    Zircolite ({count} rules):      {took:7.2f} s  ({matches} matches of "
           f"{len(detected)} rules)")  # fmt: skip
     for label, hunt in measured.items():
-        if "sigma" in label:
+        if "--sigma all" in label:  # the same rules
             print(f"      {label:28s}{took / hunt:5.1f}x faster than Zircolite")
 
 
@@ -278,6 +311,9 @@ def main() -> None:
     )
     parser.add_argument("--syslog-only", action="store_true", help="run (b) only")
     parser.add_argument("--sigma", type=Path, default=CORPUS / "sigma" / "rules")
+    parser.add_argument(
+        "--technique", default="t1053", help="(a) also with the --sigma rules of this technique"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--zircolite", type=Path, help="zircolite.py of a Zircolite copy, for (a)")
     parser.add_argument("--zircolite-python", default=sys.executable, help="its venv's python")

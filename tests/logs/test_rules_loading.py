@@ -95,17 +95,17 @@ def test_a_deferred_hunt_maps_its_events_before_waiting_for_the_rules(
     report = hunting.hunt(logs, sigma=rules, deferred=True)
     mapped: list[int] = []
     waited: list[int] = []
-    event, done = render._event, hunting._FindingsLater._done
+    as_is, done = render._as_is, hunting._FindingsLater._done
 
-    def counted(item: JobEvent) -> dict[str, object]:
+    def counted(item: JobEvent) -> object:
         mapped.append(1)
-        return event(item)
+        return as_is(item)
 
     def noted(self: hunting._FindingsLater) -> object:
         waited.append(len(mapped))
         return done(self)
 
-    monkeypatch.setattr(render, "_event", counted)
+    monkeypatch.setattr(render, "_as_is", counted)
     monkeypatch.setattr(hunting._FindingsLater, "_done", noted)
     written = io.StringIO()
     render.write_hunt_json(report, written)

@@ -6,14 +6,32 @@ from __future__ import annotations
 
 import json
 import math
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from enum import IntEnum, StrEnum
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schedwarden.model import (
+    CronSchedule,
+    Effective,
+    Evidence,
+    ExecAction,
+    JobEvent,
+    Mechanism,
+    ScheduledJob,
+    Severity,
+    SourceKind,
+)
 from schedwarden.outputs.json_text import compact, indented_chunks
+from schedwarden.outputs.serialize import plain
 
 
 class Colour(StrEnum):
@@ -131,3 +149,67 @@ def test_what_the_standard_library_refuses_is_refused() -> None:
         "".join(indented_chunks({"a": {"b": object()}}))
     with pytest.raises(TypeError):
         "".join(indented_chunks({"a": {(1, 2): 1}}))
+
+
+# Records of the model in a value: written as their `plain` form is (`serialize.native_default`)
+
+_zones = st.sampled_from(
+    [None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(minutes=-90)),
+     timezone(timedelta(seconds=3601)), ZoneInfo("UTC"), ZoneInfo("Europe/Paris")]
+)  # fmt: skip
+_times = st.builds(
+    lambda when, zone: when.replace(tzinfo=zone),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    _zones,
+)
+_small = st.integers(min_value=0, max_value=2**70)
+_evidence = st.builds(
+    Evidence,
+    st.sampled_from(SourceKind),
+    _text,
+    _text,
+    st.lists(_text, max_size=2).map(tuple),
+    st.none() | _small,
+    mtime=st.none() | _times,
+)
+_schedules = st.builds(
+    CronSchedule, _text, _text, _text, _text, _text, _text, _text, st.none() | _text
+)
+_odd = st.sampled_from([b"bytes\xff", Path("/etc/cron.d/x"), frozenset({"a"}), {1, 2},
+                        MappingProxyType({"k": "v"}), OrderedDict(b=1), Severity.HIGH])  # fmt: skip
+_in_records = _containing(_exact_scalars | _times | _schedules | _odd | _evidence)
+_events = st.builds(
+    JobEvent,
+    _times,
+    _text,
+    _text,
+    _text,
+    _evidence,
+    st.none() | _text,
+    st.none() | _text,
+    st.dictionaries(_text, _in_records, max_size=4),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_events | _schedules, max_size=3), st.integers(min_value=0, max_value=3))
+def test_records_are_written_as_their_plain_form(records: list[Any], stream_depth: int) -> None:
+    document = {"events": records, "deeper": [{"record": records[:1]}]}
+    text = "".join(indented_chunks(document, stream_depth=stream_depth))
+    mapped = {"events": plain(records), "deeper": [{"record": plain(records[:1])}]}
+    assert text == _stdlib_indented(mapped)
+
+
+def test_a_job_s_environment_is_an_object_as_plain_makes_it() -> None:
+    job = ScheduledJob(
+        "0" * 20, Mechanism.CRON, "T1053.003", "/etc/crontab:1", "root",
+        CronSchedule("* * * * *", "*", "*", "*", "*", "*", "Every minute"),
+        (ExecAction("run \udcfe", "run", ()),), Effective(True, "loaded", "cronie"),
+        Evidence(SourceKind.IMAGE, "h", "/etc/crontab"),
+        environment=(("SHELL", "/bin/sh"), ("MAILTO", "r\u00e9mi")),
+        next_runs=(datetime(2026, 11, 28, tzinfo=UTC),),
+    )  # fmt: skip
+    for value in (job, replace(job, actions=(ExecAction("run", "run", ()),))):
+        text = "".join(indented_chunks({"jobs": [value]}))
+        assert text == _stdlib_indented({"jobs": [plain(value)]})
+        assert '"environment": {' in text and '"kind": "cron"' in text

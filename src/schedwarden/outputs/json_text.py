@@ -11,15 +11,20 @@ null for NaN and infinities, as this module then writes them too (the standard l
 `NaN` and `Infinity`, which are not JSON). What orjson does not take (a non-string key,
 a lone surrogate, an integer past 64 bits, a subclass of str) is written
 by this module's own encoder, as the standard library writes it (but NaN and infinities).
+A record of the model (a dataclass) in the value is written as its `plain` form would be, by
+orjson straight from the record (`serialize.native_default`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Container, Iterator
 from typing import Any, TextIO
 
 import orjson
+
+from .serialize import native_default, plain
 
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 _INDENT = "  "
@@ -35,6 +40,10 @@ _ORJSON = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+# A record (a dataclass of the model) written as its `plain` form is (`serialize.native_default`)
+_ORJSON_RECORD = (
+    orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 
 
@@ -145,6 +154,14 @@ class _Indented:
             return text if not level else text.replace("\n", self._newline(level))
         return self._python_container(value, level)
 
+    def _record(self, value: Any, level: int) -> str:
+        """A record of the model, as its `plain` form is written."""
+        try:
+            text: str = orjson.dumps(value, default=native_default, option=_ORJSON_RECORD).decode()
+        except TypeError:  # orjson refused a value `plain` maps (a lone surrogate...)
+            return self.text(plain(value), level)
+        return text if not level else text.replace("\n", self._newline(level))
+
     def _python_container(self, value: Any, level: int) -> str:
         inner = self._newline(level + 1)
         text = self.text
@@ -191,6 +208,8 @@ class _Indented:
             return _float(value)
         if isinstance(value, list | tuple | dict):
             return self._container(value, level)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self._record(value, level)
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 

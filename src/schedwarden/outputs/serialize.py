@@ -163,6 +163,45 @@ def _dataclass_handler(cls: type) -> Handler:
     return convert
 
 
+def native_default(value: Any) -> Any:
+    """orjson's `default` to write a record straight from the model (with its options
+    OPT_PASSTHROUGH_DATACLASS and OPT_PASSTHROUGH_DATETIME): orjson then writes the text it
+    writes of `plain(record)`, without the record being mapped value by value first (a hunt's
+    events: 0.11 s of 0.16 s for 6,630 events). A dataclass becomes its fields (the variant
+    `kind` first, `environment` pairs an object), their values left to orjson; a datetime, and
+    every type orjson does not write itself, is mapped by `plain`. Strings, numbers, lists and
+    dicts orjson writes itself as it writes them mapped, or refuses (a lone surrogate, which
+    `plain` makes visible; an integer past 64 bits; a key that is not a string): the caller
+    then writes `plain(record)`."""
+    cls = type(value)
+    fields_of = _FIELDS_OF.get(cls)
+    if fields_of is None:
+        if not dataclasses.is_dataclass(cls) or issubclass(cls, type):
+            return _plain(value, None)
+        fields_of = _FIELDS_OF[cls] = _fields_handler(cls)
+    return fields_of(value)
+
+
+def _fields_handler(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """A dataclass's fields as a dict, as `plain` has them but for their values, left as they
+    are."""
+    kind, names = _shape(cls)
+    read = _reader(names)
+    environment = "environment" in names
+
+    def fields_of(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": kind} if kind is not None else {}
+        out.update(zip(names, read(value), strict=True))
+        if environment:
+            out["environment"] = _environment(out["environment"])
+        return out
+
+    return fields_of
+
+
+_FIELDS_OF: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
 def _reader(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """All the named attributes of an object, as a tuple, in one call."""
     if len(names) > 1:
