@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -30,7 +30,7 @@ from schedwarden.model import (
     Severity,
     SourceKind,
 )
-from schedwarden.outputs.json_text import compact, indented_chunks
+from schedwarden.outputs.json_text import compact, compact_record, indented_chunks
 from schedwarden.outputs.serialize import plain
 
 
@@ -213,3 +213,27 @@ def test_a_job_s_environment_is_an_object_as_plain_makes_it() -> None:
         text = "".join(indented_chunks({"jobs": [value]}))
         assert text == _stdlib_indented({"jobs": [plain(value)]})
         assert '"environment": {' in text and '"kind": "cron"' in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(_events | _schedules, st.sampled_from(["event", "finding", '\u00e9"x']))
+def test_a_record_s_line_is_the_compact_line_of_its_plain_form(record: Any, kind: str) -> None:
+    first = {"type": kind, "timeline": kind, "n": 1}
+    assert compact_record(record, first) == _stdlib_compact({**first, **plain(record)})
+
+
+@dataclass(frozen=True)
+class _Empty:
+    pass
+
+
+def test_a_record_without_fields_is_its_type_alone() -> None:
+    assert compact_record(_Empty(), {"type": "x"}) == '{"type":"x"}'
+
+
+def test_a_field_named_as_a_first_key_takes_its_place_as_in_the_plain_form() -> None:
+    schedule = CronSchedule("* * * * *", "*", "*", "*", "*", "*", "Every minute")
+    first = {"type": "event", "minute": "first", "kind": "k"}
+    line = compact_record(schedule, first)
+    assert line == _stdlib_compact({**first, **plain(schedule)})
+    assert line.startswith('{"type":"event","minute":"*","kind":"cron"')

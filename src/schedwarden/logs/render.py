@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..forked import ForkedStream
 from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
-from ..outputs.json_text import Later, dump_indented
+from ..outputs.json_text import Later, compact_record, dump_indented
 from ..outputs.serialize import plain
 from .report import HuntReport
 from .timeline import Timeline, timelines
@@ -123,7 +123,7 @@ def write_hunt_jsonl(report: HuntReport, stream: TextIO, *, color: bool = False)
             rest.cancel()
     for kind, records in (("finding", report.findings), ("issue", report.issues)):
         for record in records:
-            _jsonl(stream, {"type": kind, **plain(record)})
+            stream.write(compact_record(record, {"type": kind}) + "\n")
     _jsonl(stream, {"type": "summary", **plain(report.summary())})
 
 
@@ -164,8 +164,8 @@ def _write_utf8(stream: TextIO, data: bytes) -> None:
 # `_jsonl({"type": "event", **plain(event)})` writes, without the generic mapping: the evidence of
 # one file is encoded once, with slots for its line and offset, a shared event time once, and the
 # strings, numbers and flags of `extra` directly. An event of any other shape (a value of another
-# type in `extra`, evidence with file facts, or a model whose fields changed) is written the
-# generic way; tests compare both ways.
+# type in `extra`, evidence with file facts, or a model whose fields changed) is written by
+# orjson from the record (`compact_record`); tests compare both ways with the generic way.
 
 WRITE_BATCH = 4096
 # From this many events on, a forked child makes the text of the last CHILD_SHARE of them
@@ -174,6 +174,7 @@ WRITE_BATCH = 4096
 # process (measured: 1 GB syslog at 1% cron lines, 132,780 events).
 FORKED_EVENTS = 20_000
 CHILD_SHARE = 0.45
+_EVENT = {"type": "event"}
 EVENT_FIELDS = ("time", "host", "action", "job_name", "evidence", "actor", "command", "extra")
 EVIDENCE_KEY = ("source_kind", "host", "path")  # what one file's evidence template depends on
 EVIDENCE_SLOTS = ("line", "offset")  # the values filled in per event, in this order
@@ -223,12 +224,13 @@ class EventLines:
         self._keys: dict[str, str] = {}
 
     def line(self, event: JobEvent) -> str:
-        """`_json_line({"type": "event", **plain(event)})`."""
+        """`compact_record(event, {"type": "event"})`: `_json_line({"type": "event",
+        **plain(event)})`, but for floats (in orjson's form)."""
         if self.direct:
             text = self._direct(event)
             if text is not None:
                 return text
-        return _json_line({"type": "event", **plain(event)})
+        return compact_record(event, _EVENT)
 
     def _direct(self, event: JobEvent) -> str | None:
         evidence = self._evidence(event.evidence)
@@ -487,27 +489,23 @@ def write_timeline_json(report: HuntReport, stream: TextIO, *, color: bool = Fal
         "schema": "schedwarden.timeline/1",
         "tool": plain(report.tool),
         "source": plain(report.source),
-        "timelines": [_timeline_object(t) for t in timelines(report.events)],
-        "issues": [plain(i) for i in report.issues],
+        "timelines": map(_timeline_object, timelines(report.events)),
+        "issues": report.issues,
     }
-    json.dump(document, stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    dump_indented(document, stream)
 
 
 def write_timeline_jsonl(report: HuntReport, stream: TextIO, *, color: bool = False) -> None:
     for timeline in timelines(report.events):
+        first = {
+            "type": "event",
+            "timeline": plain(timeline.job_name),
+            "timeline_job_id": timeline.job_id,
+        }
         for event in timeline.events:
-            _jsonl(
-                stream,
-                {
-                    "type": "event",
-                    "timeline": plain(timeline.job_name),
-                    "timeline_job_id": timeline.job_id,
-                    **plain(event),
-                },
-            )
+            stream.write(compact_record(event, first) + "\n")
     for issue in report.issues:
-        _jsonl(stream, {"type": "issue", **plain(issue)})
+        stream.write(compact_record(issue, {"type": "issue"}) + "\n")
 
 
 def write_timeline_csv(report: HuntReport, stream: TextIO, *, color: bool = False) -> None:

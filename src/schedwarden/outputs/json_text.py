@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from .serialize import native_default, plain
+from .serialize import field_names, native_default, plain
 
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 _INDENT = "  "
@@ -42,9 +42,8 @@ _ORJSON = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 # A record (a dataclass of the model) written as its `plain` form is (`serialize.native_default`)
-_ORJSON_RECORD = (
-    orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-)
+_RECORD = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_RECORD_INDENTED = _RECORD | orjson.OPT_INDENT_2
 
 
 class Later:
@@ -60,6 +59,24 @@ class Later:
 def compact(value: Any) -> str:
     """One-line JSON (the C encoder of the standard library; plain values hold no cycles)."""
     return _COMPACT.encode(value)
+
+
+def compact_record(record: Any, first: dict[str, Any]) -> str:
+    """`compact({**first, **plain(record)})` (a line of a JSONL output: `first` names its type),
+    made by orjson straight from the record (`serialize.native_default`): the same text but for
+    floats, written in orjson's form (the same numbers) and null for NaN and infinities, as the
+    indented writing has them. A record orjson refuses (a lone surrogate...), or with a field of
+    a name in `first`, is written by `compact`."""
+    cls: type = type(record)
+    if dataclasses.is_dataclass(cls) and not first.keys() & field_names(cls):
+        try:
+            text: str = orjson.dumps(record, default=native_default, option=_RECORD).decode()
+        except TypeError:
+            pass
+        else:
+            head = compact(first)[:-1]
+            return head + "}" if text == "{}" else head + "," + text[1:]
+    return compact({**first, **plain(record)})
 
 
 def indented_chunks(
@@ -157,7 +174,9 @@ class _Indented:
     def _record(self, value: Any, level: int) -> str:
         """A record of the model, as its `plain` form is written."""
         try:
-            text: str = orjson.dumps(value, default=native_default, option=_ORJSON_RECORD).decode()
+            text: str = orjson.dumps(
+                value, default=native_default, option=_RECORD_INDENTED
+            ).decode()
         except TypeError:  # orjson refused a value `plain` maps (a lone surrogate...)
             return self.text(plain(value), level)
         return text if not level else text.replace("\n", self._newline(level))

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Set
 from datetime import datetime
 from enum import Enum
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -180,6 +181,13 @@ def native_default(value: Any) -> Any:
             return _plain(value, None)
         fields_of = _FIELDS_OF[cls] = _fields_handler(cls)
     return fields_of(value)
+
+
+@cache
+def field_names(cls: type) -> frozenset[str]:
+    """The keys of a record of this dataclass in its `plain` form."""
+    kind, names = _shape(cls)
+    return frozenset(names if kind is None else ("kind", *names))
 
 
 def _fields_handler(cls: type) -> Callable[[Any], dict[str, Any]]:
