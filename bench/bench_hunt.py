@@ -121,7 +121,7 @@ def bench_evtx(options: argparse.Namespace, work: Path) -> None:
     total = raw_parse(folder)
     raw, raw_cpu = best_wall_cpu(options.repeat, lambda: raw_parse(folder), children=False)
     print(f"    {total} records in {len(list(folder.glob('*.evtx')))} files")
-    print(f"    raw evtx records_json():      {raw:7.2f} s  (CPU {raw_cpu:.2f} s)")
+    print(f"    raw evtx records_json():                  {raw:7.2f} s  (CPU {raw_cpu:.2f} s)")
     # converted rules are remembered here (not in the user's cache): the first, unmeasured run
     # of `--sigma` fills it; `--no-cache` converts on every run, as a first run does
     os.environ["SCHEDWARDEN_CACHE_DIR"] = str(work / "rule-cache")
@@ -141,7 +141,7 @@ def bench_evtx(options: argparse.Namespace, work: Path) -> None:
         hunt, cpu = best_wall_cpu(options.repeat, partial(hunt_evtx, folder, *extra), children=True)
         measured[label] = hunt
         print(
-            f"    {label:30s}{hunt:7.2f} s  ({hunt / raw:.1f}x raw; CPU {cpu:.2f} s, "
+            f"    {label:42s}{hunt:7.2f} s  ({hunt / raw:.1f}x raw; CPU {cpu:.2f} s, "
             f"{cpu / raw_cpu:.1f}x raw CPU)"
         )
     if options.zircolite is not None and options.sigma.exists():
@@ -219,7 +219,7 @@ def bench_zircolite(
           f"{len(detected)} rules)")  # fmt: skip
     for label, hunt in measured.items():
         if "--sigma all" in label:  # the same rules
-            print(f"      {label:28s}{took / hunt:5.1f}x faster than Zircolite")
+            print(f"      {label:40s}{took / hunt:5.1f}x faster than Zircolite")
 
 
 def generate_syslog(path: Path, megabytes: int, cron_share: float = 0.25) -> None:
