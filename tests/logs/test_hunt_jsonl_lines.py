@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -155,13 +156,28 @@ def test_other_shapes_go_the_generic_way() -> None:
     where = Evidence(SourceKind.FILE, "h", "/x", line=1, offset=2)
     lines = EventLines()
     for event in (
-        JobEvent(when, "h", "ran", "cron", where, extra={"definition": ["a", 1.5]}),
         JobEvent(when, "h", "ran", "cron", Evidence(SourceKind.FILE, "h", "/x", sha256="ab")),
-        JobEvent(when, "h", "ran", "cron", where, extra={"\udcff": "x"}),
-        JobEvent(when, "h", "ran", "cron", where, extra={1: "x"}),  # type: ignore[dict-item]
+        JobEvent(when, "h", "ran", "cron", where, extra={"big": 2**64}),
+        JobEvent(when, "h", "ran", "cron", where, extra=MappingProxyType({"a": "x"})),
     ):
         assert lines._direct(event) is None
-        assert same_line(lines.line(event), event)
+        assert lines.line(event) == generic(event)
+
+
+def test_extra_values_plain_maps_are_written_directly() -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    where = Evidence(SourceKind.FILE, "h", "/x", line=1, offset=2)
+    lines = EventLines()
+    for extra in (
+        {"definition": ["a", 1.5, {"b": None}]},
+        {"\udcff": "x", "y": ["\udcfe"]},
+        {1: "x", None: 2, 1.5: True},
+        {"when": when, "kind": SourceKind.FILE, "level": Severity.HIGH},
+        {"where": where},
+    ):
+        event = JobEvent(when, "h", "ran", "cron", where, extra=extra)  # type: ignore[arg-type]
+        assert lines._direct(event) is not None
+        assert lines.line(event) == generic(event)
 
 
 @pytest.mark.parametrize("encoding", [None, "utf-8", "utf-16"])  # None: a StringIO

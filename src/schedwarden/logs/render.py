@@ -17,6 +17,8 @@ from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TextIO
 
+import orjson
+
 from ..forked import ForkedStream
 from ..model import Evidence, JobEvent, json_safe, render_csv_cell, render_untrusted
 from ..outputs.json_text import Later, compact_record, dump_indented
@@ -175,6 +177,8 @@ WRITE_BATCH = 4096
 FORKED_EVENTS = 20_000
 CHILD_SHARE = 0.45
 _EVENT = {"type": "event"}
+# orjson writes these types otherwise than `plain` maps them: refused (then written generically)
+_PLAIN_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 EVENT_FIELDS = ("time", "host", "action", "job_name", "evidence", "actor", "command", "extra")
 EVIDENCE_KEY = ("source_kind", "host", "path")  # what one file's evidence template depends on
 EVIDENCE_SLOTS = ("line", "offset")  # the values filled in per event, in this order
@@ -211,7 +215,7 @@ _evidence_other: Callable[[Any], tuple[Any, ...]] = (
 class EventLines:
     """JSONL lines of job events for one write. It remembers, each up to MAX_MEMO entries, the
     evidence template of each file, the text of each time object and of short strings (hosts,
-    actions, users, `extra` keys: the same few in every event)."""
+    actions, users: the same few in every event)."""
 
     MAX_MEMO = 4096
     SHORT = 32  # strings up to this length are remembered
@@ -221,7 +225,6 @@ class EventLines:
         self._templates: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._times: dict[int, tuple[datetime, str]] = {}
         self._strings: dict[str, str] = {}
-        self._keys: dict[str, str] = {}
 
     def line(self, event: JobEvent) -> str:
         """`compact_record(event, {"type": "event"})`: `_json_line({"type": "event",
@@ -261,32 +264,20 @@ class EventLines:
             f'"command":{command},"extra":{extra}}}'
         )
 
-    def _mapping(self, extra: object) -> str | None:
-        """`extra` as JSON when it holds only strings, ints, flags and None, by ASCII keys."""
+    @staticmethod
+    def _mapping(extra: object) -> str | None:
+        """`extra` as JSON, by orjson: what `plain` makes of it, written; None when it is not a
+        dict, or holds an integer past 64 bits."""
         if type(extra) is not dict:
             return None
-        keys = self._keys
-        parts = []
-        for key, value in extra.items():
-            if type(key) is not str:
-                return None
-            name = keys.get(key)
-            if name is None:
-                if not key.isascii():
-                    return None
-                if len(keys) >= self.MAX_MEMO:
-                    keys.clear()
-                name = keys[key] = _string_json(key) + ":"
-            kind = type(value)
-            if kind is str:
-                parts.append(name + _string_json(value if value.isascii() else json_safe(value)))
-            elif kind is int:
-                parts.append(name + repr(value))
-            elif value is None or kind is bool:
-                parts.append(name + _CONSTANTS[value])
-            else:
-                return None
-        return "{" + ",".join(parts) + "}"
+        try:
+            return orjson.dumps(extra, option=_PLAIN_ONLY).decode()
+        except TypeError:  # a value `plain` maps: a lone surrogate, a datetime, a record...
+            pass
+        try:
+            return orjson.dumps(plain(extra)).decode()
+        except TypeError:
+            return None
 
     def _time(self, when: object) -> str | None:
         if type(when) is not datetime:
@@ -335,9 +326,6 @@ def _evidence_template(evidence: Evidence) -> tuple[str, str, str]:
     before = (head[:-1] + "," if len(head) > 2 else "{") + f'"{EVIDENCE_SLOTS[0]}":'
     after = ("," + tail[1:]) if len(tail) > 2 else "}"
     return before, f',"{EVIDENCE_SLOTS[1]}":', after
-
-
-_CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
 def _event_row(event: JobEvent, kind: str = "event") -> dict[str, object]:
