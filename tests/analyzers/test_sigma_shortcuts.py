@@ -20,7 +20,7 @@ from sigma.rule import SigmaRule
 
 from schedwarden.analyzers import log_sigma, log_sigma_linux
 from schedwarden.analyzers.sigma_backend import JobQueryBackend, sigma_collection
-from schedwarden.analyzers.sigma_table import JobTable
+from schedwarden.analyzers.sigma_table import JobTable, required_integers
 
 RULE = """
 title: t
@@ -247,3 +247,112 @@ def test_lists_of_affixes_select_the_rows_their_likes_select(
         assert table.select(fast[0]) == table.select(stock[0])
     finally:
         table.close()
+
+
+# `required_integers`: a row of another event id is never one a condition selects
+
+_ids = st.sampled_from([1, 2, 3, 4698, -7])
+_literals = st.sampled_from(
+    ["'a'", "'x AND EventID=1'", "'(''OR EventID=2'", "`EventID`", "EventID", "eventid", "x", "y",
+     "'EventID=3) OR (1'", "NULL", "1", "0"]
+)  # fmt: skip
+
+
+def _atoms() -> st.SearchStrategy[str]:
+    equal = st.builds(
+        lambda name, value, space: f"{name}{space}={space}{value}",
+        st.sampled_from(["EventID", "`EventID`", "eventid", "EVENTID", "x"]),
+        _ids,
+        st.sampled_from(["", " ", "\n"]),
+    )
+    within = st.builds(
+        lambda name, values: f"{name} IN ({', '.join(map(str, values))})",
+        st.sampled_from(["EventID", "`EventID`", "y"]),
+        st.lists(_ids, min_size=1, max_size=3),
+    )
+    other = st.builds(lambda a, b: f"{a}={b}", _literals, _literals)
+    tricky = st.sampled_from(
+        ["CASE WHEN EventID=1 THEN 1 ELSE 0 END", "x BETWEEN 1 AND 2", "EventID=1 IS NULL",
+         "NOT EventID=2", "EventID=1 -- OR 1", "EventID=+1", "EventID=1 = 0", "x LIKE 'a%'"]
+    )  # fmt: skip
+    return equal | within | other | tricky
+
+
+_conditions = st.recursive(
+    _atoms(),
+    lambda inner: (
+        st.builds(
+            lambda a, b, word, wrap, space: (f"({a})" if wrap else a) + f"{space}{word}{space}" + b,
+            inner,
+            inner,
+            st.sampled_from(["AND", "OR", "and", "or"]),
+            st.booleans(),
+            st.sampled_from([" ", "\n  "]),
+        )
+        | st.builds(lambda a: f"({a})", inner)
+        | st.builds(lambda a: f"NOT ({a})", inner)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_conditions)
+@example("EventID=1 AND x=2 or y=2")
+@example("EventID=1 AND x=2\nOR 1=1")
+@example("(EventID=1)OR(EventID=2)")
+@example("EventID=1 AND x='a'' AND EventID=2'")
+def test_required_integers_hold_on_every_row_a_condition_selects(condition: str) -> None:
+    required = required_integers(condition, "EventID")
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE jobs (EventID, x, y)")
+    values = [1, 2, 3, 4698, -7, None, "1", 1.0, "a", 0]
+    connection.executemany(
+        "INSERT INTO jobs VALUES (?, ?, ?)",
+        [(e, x, y) for e in values for x in values[:4] for y in (1, 2)],
+    )
+    try:
+        rows = connection.execute(f"SELECT EventID FROM jobs WHERE {condition}").fetchall()
+    except sqlite3.Error:
+        return  # not SQL: never run
+    if required is not None:
+        assert all(type(e) is not int or e in required for (e,) in rows), (
+            f"{condition!r}: {required} but selects {rows}"
+        )
+        assert all(e is not None for (e,) in rows)
+
+
+def test_required_integers_of_real_conditions() -> None:
+    cases = {
+        "EventID=5145 AND `ci:ShareName` LIKE '\\\\\\\\*\\\\ipc$' ESCAPE '\\'": {5145},
+        "((EventID=4699 OR EventID=4701) AND (`ci:TaskName` LIKE '%a%' ESCAPE '\\'))": {4699, 4701},
+        "(EventID=5136 AND (`ci:x`='a')) AND (NOT COALESCE((`ci:y`='b'), 0))": {5136},
+        "EventID IN (4698, 4702)": {4698, 4702},
+    }
+    for condition, expected in cases.items():
+        assert required_integers(condition, "EventID") == expected
+    for condition in ("`ci:Image` LIKE '%\\\\schtasks.exe' ESCAPE '\\'", "EventID=1 OR x=2"):
+        assert required_integers(condition, "EventID") is None
+
+
+def test_rows_left_out_by_event_id_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SigmaHQ rules of the corpus over its EVTX, with and without leaving rows out."""
+    from schedwarden.logs.reader import read_logs
+
+    from ..conftest import corpus_path
+
+    events, _ = read_logs([str(corpus_path("windows", "evtx"))])
+    rules = log_sigma.load_log_rules([corpus_path("sigma", "rules")])
+    possible = log_sigma._possible
+    left_out: list[int] = []
+
+    def counted(items: Any, conditions: Any) -> Any:
+        kept = possible(items, conditions)
+        left_out.append(len(items) - len(kept))
+        return kept
+
+    monkeypatch.setattr(log_sigma, "_possible", counted)
+    found = list(log_sigma.evaluate(rules, events))
+    monkeypatch.setattr(log_sigma, "_possible", lambda items, conditions: items)
+    assert found == list(log_sigma.evaluate(rules, events))
+    assert len(found) > 20 and sum(left_out) > 50  # most Security records are left out

@@ -27,7 +27,7 @@ import re2
 from ..model import Finding, JobEvent, ScheduledJob, Severity
 from .compiled_pack import rule_paths
 from .log_sigma_linux import LINUX_RELEVANT, linux_scope
-from .sigma_table import CI_PREFIX, JobTable
+from .sigma_table import CI_PREFIX, JobTable, required_integers
 
 if TYPE_CHECKING:
     from sigma.rule import SigmaRule
@@ -321,7 +321,7 @@ def evaluate(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Finding]
     for rule in rules.rules:
         by_scope.setdefault(rule.scope, []).append(rule)
     for scope, scope_rules in by_scope.items():
-        items = scoped.get(scope)
+        items = _possible(scoped.get(scope) or [], [c for r in scope_rules for c in r.conditions])
         if not items:
             continue
         fields = {f for _, row in items for f in row} | {f for r in scope_rules for f in r.fields}
@@ -350,6 +350,29 @@ def evaluate(rules: LogRuleSet, events: Sequence[JobEvent]) -> Iterator[Finding]
                     )
         finally:
             table.close()
+
+
+def _possible(
+    items: list[tuple[JobEvent, dict[str, object]]], conditions: Sequence[str]
+) -> list[tuple[JobEvent, dict[str, object]]]:
+    """The rows some condition may select, as far as their event id says: when each condition
+    holds only on some ids (`required_integers`; the rules of a service name theirs), a row of
+    another id is left out of the table (most of a Security log's records: logons)."""
+    allowed: set[int] = set()
+    for condition in conditions:
+        ids = required_integers(condition, "EventID")
+        if ids is None:
+            return items
+        allowed |= ids
+    return [item for item in items if _may_be(item[1].get("EventID"), allowed)]
+
+
+def _may_be(event_id: object, allowed: set[int]) -> bool:
+    """Whether a row of this event id may hold one of `allowed` as SQLite compares it (null
+    never does; a value of another type is left to SQLite)."""
+    if event_id is None:
+        return False
+    return type(event_id) is not int or event_id in allowed
 
 
 def _job_id(event: JobEvent) -> str | None:

@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from ..model import json_safe
@@ -215,3 +216,100 @@ class JobTable:
 
     def close(self) -> None:
         self.connection.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Which values of a column a condition can hold on at all, read from its text
+
+_TOKEN = re.compile(
+    r"""\s+|'(?:[^']|'')*'|`(?:[^`]|``)*`|"(?:[^"]|"")*"|\[[^\]]*\]|[A-Za-z_][\w$]*|\d+|.""",
+    re.DOTALL,
+)
+_UNSURE = frozenset({"CASE", "BETWEEN"})  # words whose own AND, THEN... this reading ignores
+
+
+def required_integers(condition: str, column: str) -> frozenset[int] | None:
+    """The integers `column` must equal for `condition` (SQL as the backend writes it) to hold
+    on a row, when its top says so: an AND with a term `column=n` or `column IN (n, ...)`, or
+    an OR of such terms or ANDs, in parentheses or not; None when it does not. A row whose value
+    there is another integer, or null, cannot be selected by the condition. Quoted text and
+    names are read as SQLite reads them; what this reading is unsure of (a comment, CASE,
+    BETWEEN, unbalanced quotes or parentheses) gives None: no restriction."""
+    tokens = [t for t in _TOKEN.findall(condition) if not t.isspace()]
+    if any(t in ("'", "`", '"', "[") for t in tokens):
+        return None  # a quote left open (every other character is in a token)
+    words = {t.upper() for t in tokens}
+    if words & _UNSURE or any(a + b in ("--", "/*") for a, b in pairwise(tokens)):
+        return None
+    try:
+        return _required(tokens, column.casefold())
+    except ValueError:  # unbalanced parentheses
+        return None
+
+
+def _required(tokens: list[str], column: str) -> frozenset[int] | None:
+    alternatives = _split_top(tokens, "OR")
+    if len(alternatives) > 1:  # AND binds tighter than OR: every alternative must restrict
+        found = [_required(part, column) for part in alternatives]
+        if any(part is None for part in found):
+            return None
+        return frozenset().union(*(part for part in found if part is not None))
+    terms = _split_top(tokens, "AND")
+    if len(terms) > 1:  # a term that restricts restricts the whole
+        restricted = [r for r in (_required(part, column) for part in terms) if r is not None]
+        return frozenset.intersection(*restricted) if restricted else None
+    if _wrapped(tokens):
+        return _required(tokens[1:-1], column)
+    if len(tokens) < 3 or _name(tokens[0]) != column:
+        return None
+    if tokens[1] == "=":
+        value = _integer(tokens[2:])
+        return None if value is None else frozenset({value})
+    if tokens[1].upper() != "IN" or tokens[2] != "(" or tokens[-1] != ")":
+        return None
+    values = [_integer(part) for part in _split_top(tokens[3:-1], ",")]
+    return None if any(v is None for v in values) else frozenset(v for v in values if v is not None)
+
+
+def _name(piece: str) -> str | None:
+    if piece.startswith("`") and piece.endswith("`") and len(piece) >= 2:
+        return piece[1:-1].replace("``", "`").casefold()
+    return piece.casefold() if re.fullmatch(r"[A-Za-z_][\w$]*", piece) else None
+
+
+def _integer(tokens: list[str]) -> int | None:
+    sign = -1 if tokens[:1] == ["-"] else 1
+    digits = tokens[1:] if sign < 0 else tokens
+    return sign * int(digits[0]) if len(digits) == 1 and digits[0].isdigit() else None
+
+
+def _split_top(tokens: list[str], separator: str) -> list[list[str]]:
+    """The tokens cut at `separator` (a keyword, or `,`) outside parentheses."""
+    parts: list[list[str]] = [[]]
+    depth = 0
+    for piece in tokens:
+        if piece == "(":
+            depth += 1
+        elif piece == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("unbalanced")
+        elif depth == 0 and piece.upper() == separator:
+            parts.append([])
+            continue
+        parts[-1].append(piece)
+    if depth:
+        raise ValueError("unbalanced")
+    return parts
+
+
+def _wrapped(tokens: list[str]) -> bool:
+    """Whether the tokens are one parenthesized expression."""
+    if tokens[:1] != ["("] or tokens[-1:] != [")"]:
+        return False
+    depth = 0
+    for index, piece in enumerate(tokens):
+        depth += (piece == "(") - (piece == ")")
+        if depth == 0 and index < len(tokens) - 1:
+            return False
+    return True
