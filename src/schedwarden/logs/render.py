@@ -478,7 +478,7 @@ def write_timeline_json(report: HuntReport, stream: TextIO, *, color: bool = Fal
         "tool": plain(report.tool),
         "source": plain(report.source),
         "timelines": map(_timeline_object, timelines(report.events)),
-        "issues": report.issues,
+        "issues": list(report.issues),  # a hunt may give them as a lazy sequence
     }
     dump_indented(document, stream)
 
