@@ -7,7 +7,9 @@ import io
 import json
 from pathlib import Path
 
-from schedwarden import engine
+import pytest
+
+from schedwarden import engine, forked, hunting
 from schedwarden.logs.render import (
     _timeline_object,
     hunt_document,
@@ -59,3 +61,19 @@ def test_timeline_json_and_jsonl_are_the_standard_library_s(tmp_path: Path) -> N
         json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines
     )
     assert written.getvalue() == expected
+
+
+def test_timeline_json_of_a_deferred_hunt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its findings and issues are a lazy sequence until the Sigma child is done."""
+    logs = [str(corpus_path("windows", "evtx"))]
+    expected = io.StringIO()
+    write_timeline_json(engine.hunt(logs), expected)
+    monkeypatch.setattr(hunting, "SIGMA_FORKED_EVENTS", 1)
+    monkeypatch.setattr(forked, "processors", lambda: 2)
+    report = hunting.hunt(logs, deferred=True)
+    assert not isinstance(report.issues, tuple)  # the lazy sequence
+    written = io.StringIO()
+    write_timeline_json(report, written)
+    assert (
+        json.loads(written.getvalue())["timelines"] == json.loads(expected.getvalue())["timelines"]
+    )
