@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from schedwarden import forked
 from schedwarden.forked import ForkedStream
 from schedwarden.logs import syslog_reader
-from schedwarden.logs.files import issue, open_log
+from schedwarden.logs.files import compression, issue, open_log
 from schedwarden.logs.line_search import count_newlines
 from schedwarden.logs.syslog_reader import keyword_lines, parse_line, read_syslog
 from schedwarden.model import Issue, JobEvent
@@ -150,8 +150,10 @@ lines = st.one_of(
         max_size=6,
     ).map(b"".join),
 )
-files = st.tuples(st.lists(lines, max_size=40), st.booleans()).map(
-    lambda parts: b"\n".join(parts[0]) + (b"\n" if parts[1] else b"")
+files = (
+    st.tuples(st.lists(lines, max_size=40), st.booleans())
+    .map(lambda parts: b"\n".join(parts[0]) + (b"\n" if parts[1] else b""))
+    .filter(lambda data: compression(data) is None)  # a plain file, not read as compressed
 )
 
 
