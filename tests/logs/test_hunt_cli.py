@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from schedwarden import engine
 from schedwarden.analyzers.log_rule_cache import CACHE_FILE
 from schedwarden.cli.main import main
+from schedwarden.logs import render
 from schedwarden.logs.report import HuntReport
 from schedwarden.logs.timeline import timelines
 from schedwarden.sources import ImageSource
@@ -250,3 +251,25 @@ def test_builtin_log_rules_can_be_left_out(tmp_path: Path) -> None:
         rules.append([f["rule_id"] for f in document["findings"]])
         assert ("sigma_builtin_log_rules" in document["summary"]) is not bool(extra)
     assert rules == [["LNX_LOG_CRON_CMD_CARRIAGE_RETURN"], []]
+
+
+def test_a_big_hunt_s_table_shows_a_row_per_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past TABLE_EVENTS events a table of every event is unreadable and slow to lay out (rich:
+    ~0.7 ms a row): one row per job, counted, and where to find every event. The job's strings
+    are escaped as everywhere in the table."""
+    log = tmp_path / "cron.log"
+    lines = [CRON_LINE.replace("10:00", f"10:{minute:02d}") for minute in range(6)]
+    lines.append("Nov 27 11:00:01 h CRON[9]: (evil) CMD (x \x1b[2J)\n")
+    log.write_text("".join(lines))
+    _, every, _ = _run("hunt", str(log), "--no-color")
+    assert "Job events" in every and every.count("touch /tmp/afile.txt") == 6
+    monkeypatch.setattr(render, "TABLE_EVENTS", 5)
+    _, out, _ = _run("hunt", str(log), "--no-color")
+    assert "Jobs of 7 events" in out and "schedwarden timeline" in out
+    assert (
+        out.count("touch /tmp/afile.txt") == 2 and "ran 6" in out and "ran 1" in out
+    )  # name, command
+    assert "2026-11-27T10:00:01Z" in out and "2026-11-27T10:05:01Z" in out  # first, last
+    assert "\x1b" not in out and "\\x1b[2J" in out

@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
@@ -419,6 +420,45 @@ def _events_table(events: Iterable[JobEvent], columns: Sequence[str], **options:
     return table
 
 
+TABLE_EVENTS = 1_000  # events from which the table shows a row per job (a row costs ~0.7 ms)
+_MAX_NAMED = 3  # actors, hosts named in a job's row (then how many more)
+
+
+def _jobs_table(found: Iterable[Timeline], **options: Any) -> Table:
+    """One row per job: when it was first and last seen, where, its events counted by action
+    (in the order they first came), by whom, its latest command, from how many files."""
+    from rich.table import Table
+
+    from ..outputs.rich_tables import cell
+
+    table = Table(**options)
+    for column in ("first", "last", "host", "job", "events", "actor", "command", "files"):
+        table.add_column(column, overflow="fold")
+    for timeline in found:
+        events = timeline.events
+        actions = Counter(event.action for event in events)
+        commands = [event.command for event in events if event.command]
+        table.add_row(
+            cell(plain(events[0].time)),
+            cell(plain(events[-1].time)),
+            cell(_named(event.host for event in events)),
+            cell(timeline.job_name),
+            cell(", ".join(f"{action} {count}" for action, count in actions.items())),
+            cell(_named(event.actor for event in events if event.actor)),
+            cell(commands[-1] if commands else None),
+            cell(len({event.evidence.path for event in events})),
+        )
+    return table
+
+
+def _named(values: Iterable[str]) -> str:
+    """The distinct values, in order, the first few named and the rest counted."""
+    distinct = list(dict.fromkeys(values))
+    named = ", ".join(distinct[:_MAX_NAMED])
+    more = len(distinct) - _MAX_NAMED
+    return named + (f" and {more} more" if more > 0 else "")
+
+
 def _count(value: object) -> int:
     return len(value) if isinstance(value, list | tuple) else 0
 
@@ -428,8 +468,18 @@ def write_hunt_table(report: HuntReport, stream: TextIO, *, color: bool = True) 
 
     console = console_for(stream, color)
     console.print(cell(f"schedwarden hunt of {_count(report.source.get('logs'))} path(s)", "bold"))
-    columns = ("time", "host", "action", "job", "actor", "command", "source")
-    console.print(_events_table(report.events, columns, title="Job events"))
+    events = report.events
+    if len(events) <= TABLE_EVENTS:
+        columns = ("time", "host", "action", "job", "actor", "command", "source")
+        console.print(_events_table(events, columns, title="Job events"))
+    else:
+        console.print(_jobs_table(timelines(events), title=f"Jobs of {len(events)} events"))
+        console.print(
+            cell(
+                f"More than {TABLE_EVENTS} events: one row per job. Every event: -f json, jsonl "
+                "or csv; every event of each job: `schedwarden timeline`."
+            )
+        )
     if report.findings:
         console.print(findings_table(report.findings, location="source"))
     if report.issues:
