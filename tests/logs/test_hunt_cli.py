@@ -273,3 +273,23 @@ def test_a_big_hunt_s_table_shows_a_row_per_job(
     )  # name, command
     assert "2026-11-27T10:00:01Z" in out and "2026-11-27T10:05:01Z" in out  # first, last
     assert "\x1b" not in out and "\\x1b[2J" in out
+
+
+def test_timeline_table_counts_a_run_of_events_alike(tmp_path: Path) -> None:
+    """A job that runs every minute: its first and last run, and a row counting those between;
+    a change (another command, user or action) starts a new run; short runs stay row by row."""
+    log = tmp_path / "cron.log"
+    lines = [CRON_LINE.replace("10:00", f"10:{minute:02d}") for minute in range(6)]
+    lines.append("Nov 27 10:30:01 h CRON[8]: (root) CMDEND (touch /tmp/afile.txt)\n")
+    lines += [CRON_LINE.replace("10:00", f"11:{minute:02d}") for minute in range(3)]
+    lines.append("Nov 27 12:00:01 h CRON[9]: (root) CMD (x \x1b[2J)\n")
+    log.write_text("".join(lines))
+    code, out, _ = _run("timeline", str(log), "--no-color")
+    assert code == 0
+    assert "4 more ran" in out and "2026-11-27T10:01:01Z … 2026-11-27T10:04:01Z" in out
+    for shown in ("10:00:01", "10:05:01", "10:30:01", "11:00:01", "11:01:01", "11:02:01"):
+        assert f"2026-11-27T{shown}Z " in out  # row by row (not in a count's range)
+    assert "more ran" in out and out.count("more ran") == 1
+    assert "\x1b" not in out
+    _, jsonl, _ = _run("timeline", str(log), "-f", "jsonl")
+    assert len(jsonl.splitlines()) == 11  # every event in the other formats
