@@ -29,6 +29,7 @@ from .timeline import Timeline, timelines
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from rich.text import Text
 
 EVENT_COLUMNS = (
     "type",
@@ -410,14 +411,18 @@ def _events_table(events: Iterable[JobEvent], columns: Sequence[str], **options:
     """Events as table rows, one column per name in `columns` (see `_EVENT_CELLS`)."""
     from rich.table import Table  # rich is loaded for tables only (a tenth of a second)
 
-    from ..outputs.rich_tables import cell
-
     table = Table(**options)
     for column in columns:
         table.add_column(column, overflow="fold")
     for event in events:
-        table.add_row(*(cell(_EVENT_CELLS[column](event)) for column in columns))
+        table.add_row(*_event_cells(event, columns))
     return table
+
+
+def _event_cells(event: JobEvent, columns: Sequence[str]) -> list[Text]:
+    from ..outputs.rich_tables import cell
+
+    return [cell(_EVENT_CELLS[column](event)) for column in columns]
 
 
 TABLE_EVENTS = 1_000  # events from which the table shows a row per job (a row costs ~0.7 ms)
@@ -588,15 +593,15 @@ def _timeline_table(events: Sequence[JobEvent], **options: Any) -> Table:
     not ten thousand (rich lays out ~0.7 ms a row). Every event is in the other formats."""
     from ..outputs.rich_tables import cell
 
-    table = _events_table((), _TIMELINE_COLUMNS, **options)
+    table = _events_table((), _TIMELINE_COLUMNS, **options)  # its columns; rows below
     for run in _runs(events):
         if len(run) <= TIMELINE_RUN:
             for event in run:
-                table.add_row(*(cell(_EVENT_CELLS[c](event)) for c in _TIMELINE_COLUMNS))
+                table.add_row(*_event_cells(event, _TIMELINE_COLUMNS))
             continue
         first, between, last = run[0], run[1:-1], run[-1]
-        table.add_row(*(cell(_EVENT_CELLS[c](first)) for c in _TIMELINE_COLUMNS))
         files = len({event.evidence.path for event in between})
+        table.add_row(*_event_cells(first, _TIMELINE_COLUMNS))
         table.add_row(
             cell(f"{plain(between[0].time)} … {plain(between[-1].time)}", "dim"),
             cell(f"{len(between)} more {first.action}", "dim"),
@@ -604,7 +609,7 @@ def _timeline_table(events: Sequence[JobEvent], **options: Any) -> Table:
             cell(first.command, "dim"),
             cell(f"{files} file(s)", "dim"),
         )
-        table.add_row(*(cell(_EVENT_CELLS[c](last)) for c in _TIMELINE_COLUMNS))
+        table.add_row(*_event_cells(last, _TIMELINE_COLUMNS))
     return table
 
 
