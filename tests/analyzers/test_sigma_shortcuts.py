@@ -21,6 +21,8 @@ from sigma.rule import SigmaRule
 from schedwarden.analyzers import log_sigma, log_sigma_linux
 from schedwarden.analyzers.sigma_backend import JobQueryBackend, sigma_collection
 from schedwarden.analyzers.sigma_table import JobTable, required_integers
+from schedwarden.logs.reader import read_logs
+from tests.conftest import corpus_path
 
 RULE = """
 title: t
@@ -337,10 +339,6 @@ def test_required_integers_of_real_conditions() -> None:
 
 def test_rows_left_out_by_event_id_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SigmaHQ rules of the corpus over its EVTX, with and without leaving rows out."""
-    from schedwarden.logs.reader import read_logs
-
-    from ..conftest import corpus_path
-
     events, _ = read_logs([str(corpus_path("windows", "evtx"))])
     rules = log_sigma.load_log_rules([corpus_path("sigma", "rules")])
     possible = log_sigma._possible
